@@ -1,0 +1,3 @@
+from mdmtool.cli import main
+
+main()

@@ -1,0 +1,161 @@
+"""The thin Typer app: options -> a command function -> exit code.
+
+Nothing here decides anything; every command lives in :mod:`mdmtool.commands` and is
+imported only when it runs, so ``mdmtool --version`` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Optional
+
+import typer
+
+from mdmtool import CODEX_VERSION, __version__
+from mdmtool.errors import EXIT_CODES_HELP, run_guarded
+
+app = typer.Typer(
+    name="mdmtool",
+    help="See, check and prove the effective OpenAI Codex CLI policy "
+    f"(models Codex {CODEX_VERSION}).\n\n{EXIT_CODES_HELP}",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_state = {"debug": False}
+
+
+def _finish(body) -> None:
+    """Run a command body under the single error boundary and exit with its code."""
+    raise typer.Exit(run_guarded(body, debug=_state["debug"]))
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"mdmtool {__version__} (models Codex CLI {CODEX_VERSION})")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Print mdmtool's version and the Codex version it models.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show a traceback for internal errors.")] = False,
+) -> None:
+    _state["debug"] = debug
+
+
+# ----------------------------------------------------------------------------- validate
+
+@app.command(help="Check config / requirements / managed_config TOML files against the schemas. "
+             + EXIT_CODES_HELP)
+def validate(
+    files: Annotated[list[str], typer.Argument(help="TOML files to check.")],
+    kind: Annotated[Optional[str], typer.Option(
+        "--kind", help="Force the file kind: config, requirements or managed-config "
+        "(default: detected from the file name).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="Output format: text or json.")] = "text",
+    strict: Annotated[bool, typer.Option("--strict", help="Treat warnings (unknown keys) as errors.")] = False,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.validate import run_validate
+        return run_validate(files, kind=kind, fmt=fmt, strict=strict)
+    _finish(body)
+
+
+# ----------------------------------------------------------------------------- effective
+
+SystemDirOpt = Annotated[str, typer.Option("--system-dir", help="Codex system directory.")]
+CodexHomeOpt = Annotated[Optional[str], typer.Option(
+    "--codex-home", help="CODEX_HOME (default: $CODEX_HOME, else ~/.codex).")]
+CwdOpt = Annotated[Optional[str], typer.Option("--cwd", help="Directory Codex starts in (default: .).")]
+ProfileOpt = Annotated[Optional[str], typer.Option("--profile", "-p", help="Profile NAME (NAME.config.toml).")]
+OverrideOpt = Annotated[Optional[list[str]], typer.Option(
+    "-c", "--config", help="key=value override, parsed as TOML like Codex (repeatable).")]
+SandboxOpt = Annotated[Optional[str], typer.Option("--sandbox", "-s", help="Codex's -s/--sandbox flag.")]
+ApprovalOpt = Annotated[Optional[str], typer.Option("--ask-for-approval", "-a", help="Codex's -a flag.")]
+YoloOpt = Annotated[bool, typer.Option("--dangerously-bypass-approvals-and-sandbox", "--yolo",
+                                       help="Codex's bypass flag.")]
+FullAutoOpt = Annotated[bool, typer.Option("--full-auto", help="Removed Codex flag (reported).")]
+AddDirOpt = Annotated[Optional[list[str]], typer.Option("--add-dir", help="Extra writable root (repeatable).")]
+SearchOpt = Annotated[bool, typer.Option("--search", help="Codex's --search flag (web_search = live).")]
+EnableOpt = Annotated[Optional[list[str]], typer.Option("--enable", help="Enable a feature (repeatable).")]
+DisableOpt = Annotated[Optional[list[str]], typer.Option("--disable", help="Disable a feature (repeatable).")]
+MdmOpt = Annotated[Optional[str], typer.Option(
+    "--mdm-plist", help="macOS com.openai.codex plist or .mobileconfig carrying base64 TOML.")]
+CloudOpt = Annotated[Optional[str], typer.Option(
+    "--cloud-requirements", help="Cloud-delivered requirements TOML exported by an admin.")]
+ExecOpt = Annotated[bool, typer.Option("--exec", help="Model `codex exec` (approval forced to never).")]
+
+
+def _inputs(system_dir, codex_home, cwd, profile, overrides, sandbox, approval, yolo, full_auto,
+            add_dir, search, enable, disable, mdm_plist, cloud_requirements, exec_mode):
+    from mdmtool.model import ResolveInputs
+    return ResolveInputs(
+        system_dir=system_dir, codex_home=codex_home, cwd=cwd, profile=profile,
+        overrides=list(overrides or []), sandbox=sandbox, approval=approval, yolo=yolo,
+        full_auto=full_auto, add_dirs=list(add_dir or []), search=search,
+        enable=list(enable or []), disable=list(disable or []), mdm_plist=mdm_plist,
+        cloud_requirements=cloud_requirements, exec_mode=exec_mode)
+
+
+@app.command(help="Show the effective Codex policy on this machine, every value with its origin. "
+             "Exit 1 when Codex would refuse to start.")
+def effective(
+    system_dir: SystemDirOpt = "/etc/codex", codex_home: CodexHomeOpt = None, cwd: CwdOpt = None,
+    profile: ProfileOpt = None, overrides: OverrideOpt = None, sandbox: SandboxOpt = None,
+    approval: ApprovalOpt = None, yolo: YoloOpt = False, full_auto: FullAutoOpt = False,
+    add_dir: AddDirOpt = None, search: SearchOpt = False, enable: EnableOpt = None,
+    disable: DisableOpt = None, mdm_plist: MdmOpt = None, cloud_requirements: CloudOpt = None,
+    exec_mode: ExecOpt = False,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or jsonl.")] = "text",
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.effective import run_effective
+        inputs = _inputs(system_dir, codex_home, cwd, profile, overrides, sandbox, approval, yolo,
+                         full_auto, add_dir, search, enable, disable, mdm_plist,
+                         cloud_requirements, exec_mode)
+        return run_effective(inputs, fmt=fmt)
+    _finish(body)
+
+
+@app.command(help="Tell the whole story of one key: every layer that set it, the winner, "
+             "the requirement that constrained it, and what to do about it.")
+def explain(
+    key: Annotated[str, typer.Argument(help="approval_policy, approvals_reviewer, sandbox_mode, "
+                                       "network_access, permission_profile, web_search, or any config key.")],
+    system_dir: SystemDirOpt = "/etc/codex", codex_home: CodexHomeOpt = None, cwd: CwdOpt = None,
+    profile: ProfileOpt = None, overrides: OverrideOpt = None, sandbox: SandboxOpt = None,
+    approval: ApprovalOpt = None, yolo: YoloOpt = False, full_auto: FullAutoOpt = False,
+    add_dir: AddDirOpt = None, search: SearchOpt = False, enable: EnableOpt = None,
+    disable: DisableOpt = None, mdm_plist: MdmOpt = None, cloud_requirements: CloudOpt = None,
+    exec_mode: ExecOpt = False,
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.explain import run_explain
+        inputs = _inputs(system_dir, codex_home, cwd, profile, overrides, sandbox, approval, yolo,
+                         full_auto, add_dir, search, enable, disable, mdm_plist,
+                         cloud_requirements, exec_mode)
+        return run_explain(key, inputs, fmt=fmt)
+    _finish(body)
+
+
+# ----------------------------------------------------------------------------- more commands
+# (lint, diff, history, merge, fix, prove, doctor, mdm, fleet, init are added below, each
+#  as a thin wrapper over mdmtool.commands.<name>)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except BrokenPipeError:  # `mdmtool effective | head`
+        sys.stderr.close()
+        sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
