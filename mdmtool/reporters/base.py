@@ -62,6 +62,15 @@ def sort_key(f: Finding):
     return (s.file or "", s.line or 0, s.col or 0, _SEV_ORDER.get(f.severity, 3), f.rule, f.message)
 
 
+def rule_info(rule_id: str) -> dict | None:
+    """Catalog metadata of a rule (title, severity, remediation, help_uri), if known."""
+    try:
+        from mdmtool.lint.catalog import describe
+    except ImportError:
+        return None
+    return describe(rule_id)
+
+
 def formats() -> list[str]:
     """Every format name ``--format`` accepts."""
     return sorted(set(_BUILTIN) | set(_CUSTOM))
