@@ -1,0 +1,115 @@
+"""The effective policy: what Codex will run with, with the origin of every value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mdmtool import CODEX_VERSION
+from mdmtool.model import Origin, PolicyWarning, SandboxSpec
+
+SCHEMA_VERSION = 1
+
+#: Output keys of the effective policy, in display order.
+POLICY_KEYS = ("approval_policy", "approvals_reviewer", "sandbox_mode", "network_access",
+               "permission_profile", "web_search", "writable_roots")
+
+_SECRET_WORDS = ("token", "secret", "password", "passwd", "key", "credential", "auth", "cookie")
+REDACTED = "<redacted>"
+
+
+def is_secret_key(name: str) -> bool:
+    low = name.lower()
+    return any(w in low for w in _SECRET_WORDS) and low not in ("key", "keys") or low in ("env", "headers")
+
+
+def redact(value: Any, key: str = "") -> Any:
+    """Copy of ``value`` with anything that looks like a secret replaced."""
+    if isinstance(value, dict):
+        if key.lower() in ("env", "http_headers", "env_http_headers", "headers", "set"):
+            return {k: REDACTED for k in value}
+        return {k: (REDACTED if isinstance(v, (str, int, float)) and is_secret_key(k) else redact(v, k))
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, key) for v in value]
+    return value
+
+
+@dataclass
+class LayerSummary:
+    kind: str
+    file: str | None
+    enabled: bool
+    disabled_reason: str | None
+    config: dict[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "file": self.file, "enabled": self.enabled,
+                "disabled_reason": self.disabled_reason, "config": redact(self.config)}
+
+
+@dataclass
+class EffectivePolicy:
+    """The resolved policy. ``ok`` is False when Codex would refuse to start."""
+
+    ok: bool
+    errors: list[str] = field(default_factory=list)
+    approval_policy: str | None = None
+    approval_granular: dict[str, bool] | None = None
+    approvals_reviewer: str | None = None
+    sandbox_mode: str | None = None
+    network_access: bool | None = None
+    permission_profile: str | None = None
+    permission_profile_extends: str | None = None
+    web_search: str | None = None
+    writable_roots: list[str] = field(default_factory=list)
+    workspace_roots: list[str] = field(default_factory=list)
+    exclude_slash_tmp: bool = False
+    exclude_tmpdir_env_var: bool = False
+    features: dict[str, bool] = field(default_factory=dict)
+    features_non_default: dict[str, bool] = field(default_factory=dict)
+    warnings: list[PolicyWarning] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+    origins: dict[str, Origin] = field(default_factory=dict)
+    layers: list[LayerSummary] = field(default_factory=list)
+    requirements: dict[str, Any] = field(default_factory=dict)
+    requirement_sources: list[dict[str, Any]] = field(default_factory=list)
+    trust: str | None = None
+    project_root: str | None = None
+    cwd: str | None = None
+    codex_home: str | None = None
+    system_dir: str | None = None
+    sandbox: SandboxSpec | None = None
+    #: every value the config layers asked for before requirements applied
+    configured: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The versioned ``mdmtool effective --format json`` document."""
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "codex_version": CODEX_VERSION,
+            "ok": self.ok,
+            "errors": list(self.errors),
+            "approval_policy": self.approval_policy,
+            "approval_granular": self.approval_granular,
+            "approvals_reviewer": self.approvals_reviewer,
+            "sandbox_mode": self.sandbox_mode,
+            "network_access": self.network_access,
+            "permission_profile": self.permission_profile,
+            "web_search": self.web_search,
+            "writable_roots": list(self.writable_roots),
+            "workspace_roots": list(self.workspace_roots),
+            "features_non_default": dict(self.features_non_default),
+            "trust": self.trust,
+            "project_root": self.project_root,
+            "cwd": self.cwd,
+            "codex_home": self.codex_home,
+            "system_dir": self.system_dir,
+            "warnings": [w.to_json() for w in self.warnings],
+            "notices": list(self.notices),
+            "origins": {k: o.to_json() for k, o in self.origins.items()},
+            "configured": redact(self.configured),
+            "layers": [layer.to_json() for layer in self.layers],
+            "requirements": redact(self.requirements),
+            "requirement_sources": self.requirement_sources,
+        }

@@ -1,0 +1,251 @@
+"""Requirement sources, their composition and Codex's fatal checks on them.
+
+Sources, lowest to highest (Codex 0.169.0): system ``requirements.toml``, cloud bundles,
+legacy ``managed_config.toml`` (only ``approval_policy``, ``approvals_reviewer``,
+``sandbox_mode``), MDM ``requirements_toml_base64``. They are merged with the config merge
+(highest wins per key, tables recurse, lists replace), except prefix rules (concatenated,
+highest first) and ``permissions.filesystem.deny_read`` (union, highest first).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from mdmtool.layers import Discovery
+from mdmtool.merge import merge_values
+from mdmtool.tomlio import TomlFile, TomlSyntaxError, read_toml_if_exists
+from mdmtool.errors import MdmError
+
+APPROVAL_VALUES = ("untrusted", "on-failure", "on-request", "granular", "never")
+REVIEWER_VALUES = ("user", "auto_review", "guardian_subagent")
+SANDBOX_VALUES = ("read-only", "workspace-write", "danger-full-access", "external-sandbox")
+WEB_SEARCH_VALUES = ("disabled", "cached", "indexed", "live")
+GRANULAR_FIELDS = ("sandbox_approval", "rules", "skill_approval", "request_permissions",
+                   "mcp_elicitations")
+
+#: Fields whose value Codex copies over the config value ("exact" requirements).
+EXACT_FIELDS = ("sqlite_home", "log_dir", "model_catalog_json", "check_for_update_on_startup",
+                "allow_login_shell", "cli_auth_credentials_store", "chatgpt_base_url")
+
+
+@dataclass
+class RequirementSource:
+    tag: str  # system | cloud | managed-config | mdm
+    file: str
+    data: dict[str, Any]
+    toml: TomlFile | None = None
+
+
+@dataclass
+class Requirements:
+    """Composed requirements, with the source that set each top-level field."""
+
+    sources: list[RequirementSource] = field(default_factory=list)  # lowest first
+    fields: dict[str, Any] = field(default_factory=dict)
+    field_source: dict[str, RequirementSource] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)
+    deny_read: list[str] = field(default_factory=list)
+    prefix_rules: list[Any] = field(default_factory=list)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.fields.get(key, default)
+
+    def set_by(self, key: str) -> str:
+        src = self.field_source.get(key)
+        return src.file if src else "requirements"
+
+    def locate(self, key: str) -> tuple[str | None, int | None]:
+        src = self.field_source.get(key)
+        if src is None:
+            return None, None
+        if src.toml is not None:
+            s = src.toml.locate((key,))
+            if src.tag == "managed-config":
+                s = src.toml.locate((_MANAGED_FIELD_OF.get(key, key),))
+            return s.file, s.line
+        return src.file, None
+
+
+_MANAGED_FIELD_OF = {"allowed_approval_policies": "approval_policy",
+                     "allowed_approvals_reviewers": "approvals_reviewer",
+                     "allowed_sandbox_modes": "sandbox_mode"}
+
+
+def _managed_requirements(managed: TomlFile) -> dict[str, Any]:
+    """What legacy managed_config.toml turns into (spec §7.2)."""
+    out: dict[str, Any] = {}
+    data = managed.data
+    ap = data.get("approval_policy")
+    if isinstance(ap, (str, dict)):
+        out["allowed_approval_policies"] = [ap]
+    rv = data.get("approvals_reviewer")
+    if isinstance(rv, str):
+        rv = "auto_review" if rv == "guardian_subagent" else rv
+        out["allowed_approvals_reviewers"] = ["auto_review", "user"] if rv == "auto_review" else [rv]
+    sm = data.get("sandbox_mode")
+    if isinstance(sm, str):
+        out["allowed_sandbox_modes"] = ["read-only"] + ([sm] if sm != "read-only" else [])
+    return out
+
+
+def load_sources(disc: Discovery) -> tuple[list[RequirementSource], list[str]]:
+    """Read every requirement source; syntax errors are fatal (Codex fails closed)."""
+    sources: list[RequirementSource] = []
+    errors: list[str] = []
+
+    def add_file(path: str, tag: str) -> None:
+        try:
+            tf = read_toml_if_exists(path)
+        except TomlSyntaxError as exc:
+            errors.append(f"failed to parse requirements layer {path}: {_tail(exc)}")
+            return
+        except MdmError as exc:
+            errors.append(f"failed to read requirements layer {path}: {exc.message}")
+            return
+        if tf is not None:
+            sources.append(RequirementSource(tag, tf.path, tf.data, tf))
+
+    add_file(os.path.join(disc.system_dir, "requirements.toml"), "system")
+    if disc.inputs.cloud_requirements:
+        if not os.path.exists(disc.inputs.cloud_requirements):
+            raise MdmError("no such file", file=disc.inputs.cloud_requirements)
+        add_file(disc.inputs.cloud_requirements, "cloud")
+    if disc.managed is not None:
+        derived = _managed_requirements(disc.managed)
+        if derived:
+            sources.append(RequirementSource("managed-config", disc.managed.path, derived, disc.managed))
+    if disc.mdm_requirements is not None:
+        tf = disc.mdm_requirements
+        sources.append(RequirementSource("mdm", tf.path, tf.data, tf))
+    return sources, errors
+
+
+def _tail(exc: TomlSyntaxError) -> str:
+    where = f"TOML parse error at line {exc.line}, column {exc.col}: " if exc.line else ""
+    return where + exc.message.removeprefix("invalid TOML: ")
+
+
+def compose(disc: Discovery) -> Requirements:
+    """Load, compose and check the requirements that apply on this machine."""
+    sources, errors = load_sources(disc)
+    req = Requirements(sources=sources, errors=errors)
+    for src in sources:
+        _check_source(src, req)
+    merged: dict[str, Any] = {}
+    for src in sources:  # low -> high
+        regular = {k: v for k, v in src.data.items() if k != "rules"}
+        merged = merge_values(merged, regular)
+        for key in regular:
+            req.field_source[key] = src
+    for src in reversed(sources):  # high -> low
+        rules = src.data.get("rules")
+        if isinstance(rules, dict) and isinstance(rules.get("prefix_rules"), list):
+            req.prefix_rules.extend(rules["prefix_rules"])
+        fs = ((src.data.get("permissions") or {}).get("filesystem") or {}) \
+            if isinstance(src.data.get("permissions"), dict) else {}
+        for entry in fs.get("deny_read", []) if isinstance(fs, dict) else []:
+            if entry not in req.deny_read:
+                req.deny_read.append(entry)
+    if req.prefix_rules:
+        merged["rules"] = {"prefix_rules": req.prefix_rules}
+    req.fields = merged
+    _check_composed(req)
+    return req
+
+
+# ----------------------------------------------------------------------------- checks
+
+def _enum_error(src: RequirementSource, key: str, value: Any, expected: tuple) -> str:
+    exp = ", ".join(f"`{v}`" for v in expected)
+    line = ""
+    if src.toml is not None and src.tag != "managed-config":
+        s = src.toml.locate((key,))
+        line = f"TOML parse error at line {s.line}, column {s.col}: "
+    return (f"failed to parse requirements layer {src.file}: {line}unknown variant `{value}`, "
+            f"expected one of {exp} in `{key}`")
+
+
+def _check_list(src: RequirementSource, req: Requirements, key: str, allowed: tuple,
+                *, allow_granular: bool = False, non_empty: bool = True) -> None:
+    value = src.data.get(key)
+    if value is None:
+        return
+    if not isinstance(value, list):
+        req.errors.append(f"failed to parse requirements layer {src.file}: invalid type: "
+                          f"expected a sequence in `{key}`")
+        return
+    for item in value:
+        if allow_granular and isinstance(item, dict) and "granular" in item:
+            continue
+        if not isinstance(item, str) or item not in allowed:
+            req.errors.append(_enum_error(src, key, item, allowed))
+            return
+    if non_empty and not value:
+        req.errors.append(f"invalid value for `{key}`: `[]` is not in the allowed set "
+                          f"must not be empty (set by {src.file})")
+
+
+def _check_source(src: RequirementSource, req: Requirements) -> None:
+    d = src.data
+    _check_list(src, req, "allowed_approval_policies", APPROVAL_VALUES, allow_granular=True)
+    _check_list(src, req, "allowed_approvals_reviewers", REVIEWER_VALUES)
+    _check_list(src, req, "allowed_sandbox_modes", SANDBOX_VALUES, non_empty=False)
+    _check_list(src, req, "allowed_web_search_modes", WEB_SEARCH_VALUES, non_empty=False)
+    res = d.get("enforce_residency")
+    if res is not None and res != "us":
+        req.errors.append(_enum_error(src, "enforce_residency", res, ("us",)))
+    rules = d.get("rules")
+    if isinstance(rules, dict):
+        for rule in rules.get("prefix_rules") or []:
+            if isinstance(rule, dict) and rule.get("decision") not in (None, "prompt", "prompt-user", "forbidden"):
+                req.errors.append(_enum_error(src, "decision", rule.get("decision"),
+                                              ("prompt", "prompt-user", "forbidden")))
+    net = d.get("experimental_network")
+    if isinstance(net, dict):
+        if "domains" in net and ("allowed_domains" in net or "denied_domains" in net):
+            req.errors.append(f"invalid experimental_network requirements in {src.file}: "
+                              "`domains` cannot be combined with legacy `allowed_domains`/`denied_domains`")
+        if "unix_sockets" in net and "allow_unix_sockets" in net:
+            req.errors.append(f"invalid experimental_network requirements in {src.file}: "
+                              "`unix_sockets` cannot be combined with legacy `allow_unix_sockets`")
+    if "allowed_permissions" in d:
+        req.warnings.append(("allowed_permissions",
+                             f"requirements ({src.file}): `allowed_permissions` is ignored; use "
+                             "`[allowed_permission_profiles]` and `default_permissions`."))
+
+
+def _check_composed(req: Requirements) -> None:
+    modes = req.fields.get("allowed_sandbox_modes")
+    if isinstance(modes, list) and all(isinstance(m, str) for m in modes) and "read-only" not in modes:
+        shown = ", ".join(rust_name(m) for m in modes)
+        req.errors.append(f"invalid value for `allowed_sandbox_modes`: `[{shown}]` is not in the "
+                          "allowed set must include 'read-only' to allow any PermissionProfile "
+                          f"(set by {req.set_by('allowed_sandbox_modes')})")
+    app = req.fields.get("allowed_permission_profiles")
+    if isinstance(app, dict) and "default_permissions" not in req.fields:
+        if not (app.get(":workspace") is True and app.get(":read-only") is True):
+            req.errors.append("requirements.toml default_permissions must be set unless "
+                              "allowed_permission_profiles allows both `:workspace` and `:read-only` "
+                              f"(set by {req.set_by('allowed_permission_profiles')})")
+
+
+_RUST = {
+    "on-request": "OnRequest", "on-failure": "OnRequest", "untrusted": "UnlessTrusted",
+    "never": "Never", "user": "User", "auto_review": "AutoReview",
+    "guardian_subagent": "AutoReview", "read-only": "ReadOnly",
+    "workspace-write": "WorkspaceWrite", "danger-full-access": "DangerFullAccess",
+    "external-sandbox": "ExternalSandbox", "disabled": "Disabled", "cached": "Cached",
+    "indexed": "Indexed", "live": "Live",
+}
+
+
+def rust_name(value: Any) -> str:
+    """Codex prints enum values by their Rust names in requirement messages."""
+    if isinstance(value, dict) and isinstance(value.get("granular"), dict):
+        g = value["granular"]
+        inner = ", ".join(f"{f}: {str(bool(g.get(f))).lower()}" for f in GRANULAR_FIELDS)
+        return f"Granular(GranularApprovalConfig {{ {inner} }})"
+    return _RUST.get(value, str(value))

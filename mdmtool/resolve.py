@@ -1,0 +1,464 @@
+"""Layers + requirements -> the effective policy, exactly as Codex 0.169.0 decides it.
+
+The order of decisions follows Codex: candidates (flag, else merged config, else the
+trust-derived default), then requirement constraints (fallback with Codex's warning, or a
+fatal error), then derived values (network, web search, features).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from mdmtool.errors import MdmError
+from mdmtool.layers import ConfigLayer, Discovery, discover
+from mdmtool.merge import get_path, merge_values
+from mdmtool.model import Origin, PolicyWarning, ResolveInputs, SandboxSpec, Source
+from mdmtool.permissions import PermissionProfiles, SandboxChoice, read_only_debug
+from mdmtool.policy import EffectivePolicy, LayerSummary
+from mdmtool.requirements import Requirements, compose, rust_name
+
+_FALLBACK_MSG = ("Configured value for `{field}` is disallowed by requirements; falling back to "
+                 "required value {initial}. Details: invalid value for `{detail_field}`: "
+                 "`{value}` is not in the allowed set [{allowed}] (set by {source})")
+
+
+class Resolution:
+    """Working state of one resolution (kept small: one attribute per concern)."""
+
+    def __init__(self, disc: Discovery, req: Requirements):
+        self.disc = disc
+        self.req = req
+        self.inputs = disc.inputs
+        self.enabled = [layer for layer in disc.layers if layer.enabled]
+        merged: dict[str, Any] = {}
+        for layer in self.enabled:
+            merged = merge_values(merged, layer.data)
+        self.merged = merged
+        self.errors: list[str] = list(disc.errors) + list(req.errors)
+        self.warnings: list[PolicyWarning] = []
+        self.origins: dict[str, Origin] = {}
+
+    # -- provenance
+    def layer_setting(self, path: tuple) -> ConfigLayer | None:
+        for layer in reversed(self.enabled):
+            if layer.has(path):
+                return layer
+        return None
+
+    def origin_of(self, layer: ConfigLayer, path: tuple) -> Origin:
+        if layer.kind == "session-flags":
+            return Origin("session-flags", None, None, detail=f"-c {layer.override_text.get(path, '.'.join(path))}")
+        file, line, _ = layer.locate(path)
+        return Origin(layer.kind, file, line)
+
+    def requirement_origin(self, key: str, layer: str = "requirement-fallback") -> Origin:
+        file, line = self.req.locate(key)
+        return Origin(layer, file, line, detail=f"required by {key}")
+
+    def warn(self, key: str, message: str, configured: Any = None, effective: Any = None,
+             origin: Origin | None = None) -> None:
+        src = Source(origin.file, origin.line) if origin and origin.file else None
+        self.warnings.append(PolicyWarning(key, message, configured, effective, src))
+
+
+def resolve(inputs: ResolveInputs) -> EffectivePolicy:
+    """Compute what Codex will run with on the machine described by ``inputs``."""
+    disc = discover(inputs)
+    req = compose(disc)
+    r = Resolution(disc, req)
+    for key, message in disc.warnings:
+        r.warn(key, message)
+    for key, message in req.warnings:
+        r.warn(key, message)
+    _unknown_key_warnings(r)
+    _check_config_fatal(r)
+
+    profiles = PermissionProfiles.build(r)
+    approval, granular, approval_explicit = _approval_candidate(r)
+    reviewer = _reviewer(r)
+    approval = _constrain_approval(r, approval, granular, approval_explicit)
+    sandbox = _sandbox_candidate(r, profiles)
+    sandbox = _constrain_sandbox(r, sandbox, profiles, approval)
+    web = _web_search(r, sandbox)
+    features, non_default = _features(r)
+
+    policy = EffectivePolicy(ok=not r.errors, errors=r.errors)
+    policy.trust = disc.trust
+    policy.project_root = disc.project_root
+    policy.cwd, policy.codex_home, policy.system_dir = disc.cwd, disc.codex_home, disc.system_dir
+    policy.layers = [LayerSummary(l.kind, l.file, l.enabled, l.disabled_reason, l.data) for l in disc.layers]
+    policy.requirements = req.fields
+    policy.requirement_sources = [{"source": s.tag, "file": s.file} for s in req.sources]
+    policy.warnings = r.warnings
+    policy.configured = {k: r.merged.get(k) for k in ("approval_policy", "approvals_reviewer",
+                                                      "sandbox_mode", "default_permissions", "web_search")
+                         if k in r.merged}
+    if r.errors:
+        return policy
+    policy.approval_policy = "granular" if isinstance(approval, dict) else approval
+    policy.approval_granular = approval.get("granular") if isinstance(approval, dict) else None
+    policy.approvals_reviewer = reviewer
+    policy.sandbox_mode = sandbox.mode
+    policy.permission_profile = sandbox.profile_id
+    policy.permission_profile_extends = sandbox.extends
+    policy.network_access = sandbox.network_access
+    policy.web_search = web
+    policy.features, policy.features_non_default = features, non_default
+    policy.writable_roots = sandbox.writable_roots
+    policy.exclude_slash_tmp, policy.exclude_tmpdir_env_var = sandbox.exclude_slash_tmp, sandbox.exclude_tmpdir_env_var
+    policy.workspace_roots = [disc.cwd] + [p for p in sandbox.writable_roots if p != disc.cwd] + \
+        [os.path.abspath(d) for d in r.inputs.add_dirs]
+    policy.origins = r.origins
+    policy.sandbox = SandboxSpec(
+        mode=sandbox.mode, cwd=disc.cwd,
+        writable_roots=list(sandbox.writable_roots) + [os.path.abspath(d) for d in r.inputs.add_dirs],
+        network_access=bool(sandbox.network_access), exclude_slash_tmp=sandbox.exclude_slash_tmp,
+        exclude_tmpdir_env_var=sandbox.exclude_tmpdir_env_var, fs_entries=sandbox.fs_entries,
+        deny_read=list(req.deny_read), network=sandbox.network)
+    return policy
+
+
+# ----------------------------------------------------------------------------- fatal checks
+
+def _check_config_fatal(r: Resolution) -> None:
+    inputs = r.inputs
+    user = next((l for l in r.disc.layers if l.kind == "user"), None)
+    if user is not None and isinstance(user.data.get("profile"), str):
+        name = user.data["profile"]
+        if inputs.profile:
+            r.errors.append(_profile_collision(r, inputs.profile))
+        else:
+            r.errors.append(f'legacy `profile = "{name}"` config is no longer supported; use '
+                            f"`--profile {name}` with `{name}.config.toml` instead")
+    elif inputs.profile and user is not None and isinstance(user.data.get("profiles"), dict) \
+            and inputs.profile in user.data["profiles"]:
+        r.errors.append(_profile_collision(r, inputs.profile))
+    if inputs.full_auto:
+        r.errors.append("unexpected argument '--full-auto' found (removed in Codex 0.169.0; "
+                        "use `--sandbox workspace-write` or `--approve-for-me`)")
+    if inputs.approval is not None and inputs.approval not in ("on-request", "never"):
+        r.errors.append(f"invalid value '{inputs.approval}' for '--ask-for-approval <APPROVAL_POLICY>' "
+                        "[possible values: on-request, never]")
+    if inputs.sandbox is not None and inputs.sandbox not in ("read-only", "workspace-write", "danger-full-access"):
+        r.errors.append(f"invalid value '{inputs.sandbox}' for '--sandbox <SANDBOX_MODE>' "
+                        "[possible values: read-only, workspace-write, danger-full-access]")
+    for layer in r.enabled:
+        _check_layer_values(r, layer)
+    if r.merged.get("approval_policy") == "untrusted":
+        r.errors.append('approval_policy = "untrusted" is no longer supported; remove this setting')
+
+
+def _profile_collision(r: Resolution, name: str) -> str:
+    home = r.disc.codex_home
+    return (f"--profile `{name}` cannot be used while {home}/config.toml contains legacy "
+            f'`profile = "{name}"` or `[profiles.{name}]` config; move those settings into '
+            f"{home}/{name}.config.toml and remove the legacy profile selector/table. See "
+            "https://developers.openai.com/codex/config-advanced#profiles for more information.")
+
+
+_ENUMS = {
+    ("approval_policy",): ("untrusted", "on-failure", "on-request", "granular", "never"),
+    ("approvals_reviewer",): ("user", "auto_review", "guardian_subagent"),
+    ("sandbox_mode",): ("read-only", "workspace-write", "danger-full-access"),
+    ("web_search",): ("disabled", "cached", "indexed", "live"),
+}
+
+
+def _check_layer_values(r: Resolution, layer: ConfigLayer) -> None:
+    """Type and enum errors in the policy keys: Codex fails to load such a config."""
+    for path, allowed in _ENUMS.items():
+        if not layer.has(path):
+            continue
+        value = get_path(layer.data, path)
+        if path == ("approval_policy",) and isinstance(value, dict):
+            _check_granular(r, layer, value)
+            continue
+        if not isinstance(value, str) or value not in allowed:
+            exp = ", ".join(f"`{v}`" for v in allowed)
+            shown = f"`{value}`" if isinstance(value, str) else repr(value)
+            r.errors.append(f"{_where(layer, path)}unknown variant {shown}, expected one of {exp}")
+    swp = get_path(layer.data, ("shell_environment_policy",))
+    if isinstance(swp, dict) and "filters" in swp and ("exclude" in swp or "include_only" in swp):
+        r.errors.append(f"{_where(layer, ('shell_environment_policy',))}shell_environment_policy "
+                        "cannot combine `filters` with legacy `exclude`/`include_only` in one layer")
+
+
+def _check_granular(r: Resolution, layer: ConfigLayer, value: dict) -> None:
+    g = value.get("granular")
+    if set(value) != {"granular"} or not isinstance(g, dict):
+        r.errors.append(f"{_where(layer, ('approval_policy',))}unknown variant, expected one of "
+                        "`untrusted`, `on-failure`, `on-request`, `granular`, `never`")
+        return
+    from mdmtool.requirements import GRANULAR_FIELDS
+    for f in GRANULAR_FIELDS:
+        if f not in g:
+            r.errors.append(f"{_where(layer, ('approval_policy',))}missing field `{f}`")
+            return
+
+
+def _where(layer: ConfigLayer, path: tuple) -> str:
+    if layer.kind == "session-flags":
+        return f"-c {'.'.join(path)}: "
+    file, line, col = layer.locate(path)
+    return f"{file}:{line}:{col}: " if line else f"{file}: "
+
+
+def _unknown_key_warnings(r: Resolution) -> None:
+    from mdmtool.schemas import unknown_keys
+    lines: list[str] = []
+    for src in r.req.sources:
+        if src.tag == "managed-config":
+            continue
+        for key in unknown_keys(src.data, "requirements"):
+            lines.append(f"  requirements ({src.file}): `{key}` is ignored.")
+    for layer in r.disc.layers:
+        if not layer.enabled:
+            continue
+        label = layer.kind if layer.kind != "session-flags" else "session flags"
+        where = f" ({layer.file})" if layer.file else ""
+        for key in unknown_keys(layer.data, "config"):
+            lines.append(f"  {label}{where}: `{key}` is ignored.")
+    if lines:
+        n = len(lines)
+        noun = "setting" if n == 1 else "settings"
+        r.warn("unknown_keys", f"Codex is ignoring {n} unrecognized configuration {noun}. Check for "
+               "typos or deprecated settings.\n" + "\n".join(lines))
+
+
+# ----------------------------------------------------------------------------- approval
+
+def _approval_candidate(r: Resolution) -> tuple[Any, dict | None, bool]:
+    inputs = r.inputs
+    if inputs.yolo:
+        r.origins["approval_policy"] = Origin("cli-flag", detail="--dangerously-bypass-approvals-and-sandbox")
+        return "never", None, True
+    if inputs.approval:
+        r.origins["approval_policy"] = Origin("cli-flag", detail=f"-a {inputs.approval}")
+        return inputs.approval, None, True
+    if inputs.exec_mode:
+        r.origins["approval_policy"] = Origin("cli-flag", detail="codex exec forces never")
+        return "never", None, True
+    layer = r.layer_setting(("approval_policy",))
+    if layer is not None:
+        value = r.merged.get("approval_policy")
+        r.origins["approval_policy"] = r.origin_of(layer, ("approval_policy",))
+        if value == "on-failure":
+            value = "on-request"
+        if isinstance(value, dict):
+            return value, value.get("granular"), True
+        return value, None, True
+    if r.disc.trust == "untrusted":
+        r.origins["approval_policy"] = Origin("trust-default", r.disc.trust_file,
+                                              detail=f"project {r.disc.trust_key} is untrusted")
+        return "untrusted", None, False
+    r.origins["approval_policy"] = Origin("codex-default")
+    return "on-request", None, False
+
+
+def _normal_approval(v: Any) -> Any:
+    return "on-request" if v == "on-failure" else v
+
+
+def _constrain_approval(r: Resolution, value: Any, granular: dict | None, explicit: bool) -> Any:
+    allowed = r.req.get("allowed_approval_policies")
+    if not isinstance(allowed, list) or not allowed:
+        return value
+    allowed = [_normal_approval(a) for a in allowed]
+    if value in allowed:
+        return value
+    initial = allowed[0]
+    if explicit:
+        msg = _FALLBACK_MSG.format(
+            field="approval_policy", initial=rust_name(initial), detail_field="approval_policy",
+            value=rust_name(value), allowed=", ".join(rust_name(a) for a in allowed),
+            source=r.req.set_by("allowed_approval_policies"))
+        r.warn("approval_policy", msg, _display(value), _display(initial),
+               r.origins.get("approval_policy"))
+    r.origins["approval_policy"] = r.requirement_origin("allowed_approval_policies")
+    return initial
+
+
+def _display(v: Any) -> Any:
+    return "granular" if isinstance(v, dict) else v
+
+
+# ----------------------------------------------------------------------------- reviewer
+
+def _reviewer(r: Resolution) -> str:
+    layer = r.layer_setting(("approvals_reviewer",))
+    if layer is not None:
+        value = r.merged.get("approvals_reviewer")
+        value = "auto_review" if value == "guardian_subagent" else value
+        r.origins["approvals_reviewer"] = r.origin_of(layer, ("approvals_reviewer",))
+        explicit = True
+    else:
+        value, explicit = "user", False
+        r.origins["approvals_reviewer"] = Origin("codex-default")
+    allowed = r.req.get("allowed_approvals_reviewers")
+    if not isinstance(allowed, list) or not allowed:
+        return value
+    allowed = ["auto_review" if a == "guardian_subagent" else a for a in allowed]
+    if value in allowed:
+        return value
+    initial = allowed[0]
+    if explicit:
+        msg = _FALLBACK_MSG.format(
+            field="approvals_reviewer", initial=rust_name(initial), detail_field="approvals_reviewer",
+            value=rust_name(value), allowed=", ".join(rust_name(a) for a in allowed),
+            source=r.req.set_by("allowed_approvals_reviewers"))
+        r.warn("approvals_reviewer", msg, value, initial, r.origins["approvals_reviewer"])
+    r.origins["approvals_reviewer"] = r.requirement_origin("allowed_approvals_reviewers")
+    return initial
+
+
+# ----------------------------------------------------------------------------- sandbox
+
+def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxChoice:
+    inputs = r.inputs
+    if inputs.yolo:
+        origin = Origin("cli-flag", detail="--dangerously-bypass-approvals-and-sandbox")
+        return profiles.legacy("danger-full-access", explicit=True, origin=origin)
+    if inputs.sandbox:
+        return profiles.legacy(inputs.sandbox, explicit=True,
+                               origin=Origin("cli-flag", detail=f"--sandbox {inputs.sandbox}"))
+    for layer in reversed(r.enabled):
+        if layer.has(("default_permissions",)):
+            name = layer.data["default_permissions"]
+            return profiles.named(name, explicit=True, origin=r.origin_of(layer, ("default_permissions",)))
+        if layer.has(("sandbox_mode",)):
+            mode = layer.data["sandbox_mode"]
+            return profiles.legacy(mode, explicit=True, origin=r.origin_of(layer, ("sandbox_mode",)))
+    managed_default = r.req.get("default_permissions")
+    if isinstance(managed_default, str):
+        return profiles.named(managed_default, explicit=False,
+                              origin=r.requirement_origin("default_permissions", "requirement"))
+    if r.disc.trust in ("trusted", "untrusted"):
+        origin = Origin("trust-default", r.disc.trust_file,
+                        detail=f"project {r.disc.trust_key} is {r.disc.trust}")
+        return profiles.named(":workspace", explicit=False, origin=origin)
+    return profiles.named(":read-only", explicit=False,
+                          origin=Origin("codex-default", detail="project is not trusted"))
+
+
+def _constrain_sandbox(r: Resolution, choice: SandboxChoice, profiles: PermissionProfiles,
+                       approval: Any) -> SandboxChoice:
+    req = r.req
+    allowed_profiles = req.get("allowed_permission_profiles")
+    if isinstance(allowed_profiles, dict) and choice.profile_key not in (
+            name for name, ok in allowed_profiles.items() if ok is True):
+        target = req.get("default_permissions") or ":workspace"
+        msg = (f"Configured value for `permission_profile` is disallowed by requirements; falling "
+               f"back from `{choice.profile_key}` to required value `{target}`.")
+        r.warn("permission_profile", msg, choice.profile_key, target, choice.origin)
+        choice = profiles.named(target, explicit=False,
+                                origin=r.requirement_origin("allowed_permission_profiles"))
+
+    modes = req.get("allowed_sandbox_modes")
+    allowed = list(modes) if isinstance(modes, list) else None
+    if req.deny_read:
+        base = allowed if allowed is not None else ["read-only", "workspace-write", "danger-full-access"]
+        allowed = [m for m in base if m in ("read-only", "workspace-write")]
+    if allowed is not None and choice.mode not in allowed:
+        if approval == "never" and choice.mode == "danger-full-access":
+            r.errors.append('`approval_policy = "never"` cannot be used because requirements do not allow '
+                            '`sandbox_mode = "danger-full-access"`'
+                            f" (set by {req.set_by('allowed_sandbox_modes') if modes is not None else req.set_by('permissions')})")
+        src = req.set_by("allowed_sandbox_modes") if modes is not None else req.set_by("permissions")
+        msg = _FALLBACK_MSG.format(
+            field="permission_profile", initial=read_only_debug(), detail_field="sandbox_mode",
+            value=rust_name(choice.mode), allowed=", ".join(rust_name(m) for m in allowed), source=src)
+        r.warn("permission_profile", msg, choice.mode, "read-only", choice.origin)
+        choice = profiles.legacy("read-only", explicit=False,
+                                 origin=r.requirement_origin("allowed_sandbox_modes" if modes is not None
+                                                             else "permissions"))
+    r.origins["sandbox_mode"] = choice.origin
+    r.origins["permission_profile"] = choice.origin
+    r.origins["network_access"] = choice.network_origin or choice.origin
+    r.origins["writable_roots"] = choice.roots_origin or choice.origin
+    return choice
+
+
+# ----------------------------------------------------------------------------- web search
+
+_WEB_ORDER = ("cached", "indexed", "live", "disabled")
+_WEB_CANON = ("disabled", "cached", "indexed", "live")
+
+
+def _web_search(r: Resolution, sandbox: SandboxChoice) -> str:
+    explicit = True
+    if r.inputs.search:
+        value = "live"
+        r.origins["web_search"] = Origin("cli-flag", detail="--search")
+    elif r.layer_setting(("web_search",)) is not None:
+        value = r.merged["web_search"]
+        r.origins["web_search"] = r.origin_of(r.layer_setting(("web_search",)), ("web_search",))
+    elif get_path(r.merged, ("features", "web_search_request")) is True:
+        value = "live"
+        r.origins["web_search"] = r.origin_of(r.layer_setting(("features", "web_search_request")),
+                                              ("features", "web_search_request"))
+        r.notices_deprecated = "web_search_request"
+    elif get_path(r.merged, ("features", "web_search_cached")) is True:
+        value = "cached"
+        r.origins["web_search"] = r.origin_of(r.layer_setting(("features", "web_search_cached")),
+                                              ("features", "web_search_cached"))
+    else:
+        value, explicit = "cached", False
+        r.origins["web_search"] = Origin("codex-default")
+    modes = r.req.get("allowed_web_search_modes")
+    allowed = None
+    if isinstance(modes, list):
+        allowed = [m for m in _WEB_CANON if m in modes or m == "disabled"]
+        if value not in allowed:
+            initial = next(m for m in _WEB_ORDER if m in allowed)
+            msg = _FALLBACK_MSG.format(
+                field="web_search_mode", initial=rust_name(initial), detail_field="web_search_mode",
+                value=rust_name(value), allowed=", ".join(rust_name(m) for m in allowed),
+                source=r.req.set_by("allowed_web_search_modes"))
+            r.warn("web_search_mode", msg, value, initial, r.origins["web_search"])
+            r.origins["web_search"] = r.requirement_origin("allowed_web_search_modes")
+            value = initial
+    if sandbox.mode == "danger-full-access" and value == "cached" and (allowed is None or "live" in allowed):
+        value = "live"
+        r.origins["web_search"] = Origin(r.origins["web_search"].layer, r.origins["web_search"].file,
+                                         r.origins["web_search"].line,
+                                         detail="cached becomes live under danger-full-access")
+    del explicit
+    return value
+
+
+# ----------------------------------------------------------------------------- features
+
+def _features(r: Resolution) -> tuple[dict[str, bool], dict[str, bool]]:
+    from mdmtool.features import feature_defaults
+    defaults = feature_defaults()
+    effective = dict(defaults)
+    configured = r.merged.get("features")
+    if isinstance(configured, dict):
+        for name, value in configured.items():
+            if name in effective and isinstance(value, bool):
+                effective[name] = value
+            elif name == "network_proxy" and isinstance(value, dict):
+                effective[name] = bool(value.get("enabled", True))
+    pins = r.req.get("features")
+    if pins is None:
+        pins = r.req.get("feature_requirements")
+    if isinstance(pins, dict):
+        for name, value in pins.items():
+            if name not in defaults:
+                src = r.req.set_by("features")
+                r.warn("features", f"Ignoring unknown `features` requirement `{name}` from {src}")
+                continue
+            if isinstance(value, bool):
+                effective[name] = value
+                r.origins[f"features.{name}"] = r.requirement_origin("features", "requirement")
+    non_default = {k: v for k, v in effective.items() if defaults.get(k) != v}
+    return effective, non_default
+
+
+def resolve_or_raise(inputs: ResolveInputs) -> EffectivePolicy:
+    """:func:`resolve`, for callers that treat an unusable input as an error."""
+    try:
+        return resolve(inputs)
+    except RecursionError:
+        raise MdmError("configuration is nested too deeply") from None

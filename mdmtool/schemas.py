@@ -1,0 +1,265 @@
+"""The packaged JSON Schemas, and turning their violations into positioned findings.
+
+Codex rejects wrong types and values (errors) but only warns about keys it does not
+know, so ``additionalProperties`` violations become warnings with a did-you-mean, and
+everything else is an error. ``jsonschema`` is imported only when a file is validated;
+:func:`unknown_keys` walks the schema by hand so the resolver stays light.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import os
+from functools import lru_cache
+from importlib import resources
+from typing import Any, Iterator
+
+from mdmtool.model import ERROR, WARNING, Finding, Source
+from mdmtool.tomlio import TomlFile, TomlSyntaxError, parse_toml, to_json_compatible
+
+KINDS = ("config", "requirements", "managed-config")
+RULE_SYNTAX = "MDM001"
+RULE_SCHEMA = "MDM002"
+RULE_UNKNOWN_KEY = "MDM003"
+RULE_REFUSED = "MDM005"
+
+
+def _schema_path(name: str) -> str | None:
+    packaged = resources.files("mdmtool").joinpath("schemas", name)
+    if packaged.is_file():
+        return str(packaged)
+    repo = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "schemas", name)
+    return repo if os.path.isfile(repo) else None
+
+
+@lru_cache(maxsize=4)
+def load_schema(kind: str) -> dict[str, Any]:
+    name = "requirements.schema.json" if kind == "requirements" else "config.schema.json"
+    path = _schema_path(name)
+    if path is None:
+        return {}
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def detect_kind(path: str) -> str:
+    base = os.path.basename(path)
+    if base == "requirements.toml" or base.endswith(".requirements.toml") or "requirements" in base:
+        return "requirements"
+    if base == "managed_config.toml" or "managed_config" in base:
+        return "managed-config"
+    return "config"
+
+
+# ----------------------------------------------------------------------------- schema walking
+
+def _deref(schema: dict, node: Any) -> Any:
+    seen = 0
+    while isinstance(node, dict) and "$ref" in node and seen < 20:
+        ref = node["$ref"]
+        if not ref.startswith("#/"):
+            return {}
+        target: Any = schema
+        for part in ref[2:].split("/"):
+            target = target.get(part, {}) if isinstance(target, dict) else {}
+        node = target
+        seen += 1
+    return node
+
+
+def _object_shapes(schema: dict, node: Any) -> list[dict]:
+    """The object-typed alternatives of a (sub)schema."""
+    node = _deref(schema, node)
+    if not isinstance(node, dict):
+        return []
+    shapes = []
+    if "properties" in node or "additionalProperties" in node or "patternProperties" in node:
+        shapes.append(node)
+    for comb in ("oneOf", "anyOf", "allOf"):
+        for sub in node.get(comb, []):
+            shapes.extend(_object_shapes(schema, sub))
+    return shapes
+
+
+def _child(schema: dict, shapes: list[dict], key: str) -> tuple[bool, list[Any]]:
+    """Is ``key`` known under these shapes, and the schemas that describe its value."""
+    import re
+    known, subs, closed = False, [], True
+    for shape in shapes:
+        props = shape.get("properties", {})
+        if key in props:
+            known = True
+            subs.append(props[key])
+            continue
+        for pattern, sub in shape.get("patternProperties", {}).items():
+            if re.search(pattern, key):
+                known = True
+                subs.append(sub)
+        addl = shape.get("additionalProperties", True)
+        if addl is not False:
+            closed = False
+            if isinstance(addl, dict):
+                subs.append(addl)
+    return known or not closed, subs
+
+
+def unknown_keys(data: dict, kind: str) -> list[str]:
+    """Dotted paths of keys the schema does not know (sorted, as Codex lists them)."""
+    schema = load_schema(kind)
+    if not schema:
+        return []
+    out: list[str] = []
+    for path in _walk_unknown(schema, schema, data, ()):
+        out.append(".".join(path))
+    return sorted(out)
+
+
+def _walk_unknown(schema: dict, node: Any, value: Any, path: tuple) -> Iterator[tuple]:
+    if not isinstance(value, dict):
+        return
+    shapes = _object_shapes(schema, node)
+    if not shapes:
+        return
+    for key, sub_value in value.items():
+        known, subs = _child(schema, shapes, key)
+        if not known:
+            yield path + (key,)
+            continue
+        if isinstance(sub_value, dict):
+            for sub in subs[:1]:
+                yield from _walk_unknown(schema, sub, sub_value, path + (key,))
+
+
+@lru_cache(maxsize=4)
+def _key_index(kind: str) -> dict[str, list[str]]:
+    """Property name -> the table paths where the schema defines it (for 'did you mean')."""
+    schema = load_schema(kind)
+    index: dict[str, list[str]] = {}
+
+    def visit(node: Any, path: tuple, depth: int) -> None:
+        if depth > 4:
+            return
+        for shape in _object_shapes(schema, node):
+            for name, sub in shape.get("properties", {}).items():
+                index.setdefault(name, [])
+                table = ".".join(path)
+                if table not in index[name]:
+                    index[name].append(table)
+                visit(sub, path + (name,), depth + 1)
+
+    visit(schema, (), 0)
+    return index
+
+
+def suggest(kind: str, key: str, table: tuple, siblings: list[str]) -> str:
+    """A 'did you mean' hint: a close sibling name, or the table where the key belongs."""
+    close = difflib.get_close_matches(key, siblings, n=1, cutoff=0.75)
+    if close:
+        return f"; did you mean `{close[0]}`?"
+    homes = [t for t in _key_index(kind).get(key, []) if t != ".".join(table)]
+    if homes:
+        home = homes[0]
+        return f"; did you mean to put it {'at the top level' if not home else f'under [{home}]'}?"
+    return ""
+
+
+# ----------------------------------------------------------------------------- validation
+
+def _schema_kind(kind: str) -> str:
+    return "requirements" if kind == "requirements" else "config"
+
+
+@lru_cache(maxsize=4)
+def _validator(kind: str):
+    from jsonschema import Draft202012Validator
+    return Draft202012Validator(load_schema(kind))
+
+
+def validate_text(text: str, kind: str, filename: str) -> list[Finding]:
+    """Schema and Codex-refusal findings for one TOML text of the given kind."""
+    try:
+        data = parse_toml(text, filename)
+    except TomlSyntaxError as exc:
+        return [Finding(RULE_SYNTAX, ERROR, exc.message, Source(filename, exc.line, exc.col),
+                        remediation="fix the TOML syntax; Codex refuses to load this file")]
+    return validate_data(TomlFile(filename, text, data), kind)
+
+
+def validate_data(tf: TomlFile, kind: str) -> list[Finding]:
+    skind = _schema_kind(kind)
+    data = to_json_compatible(tf.data)
+    findings: list[Finding] = []
+    if load_schema(skind):
+        for err in _validator(skind).iter_errors(data):
+            findings.extend(_to_findings(tf, skind, err))
+    from mdmtool.refusals import refusal_findings
+    findings.extend(refusal_findings(tf, kind))
+    findings.sort(key=lambda f: (f.source.line or 0, f.source.col or 0, f.rule))
+    return _dedupe(findings)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen, out = set(), []
+    for f in findings:
+        key = (f.rule, f.source.line, f.source.col, f.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
+
+
+def _to_findings(tf: TomlFile, kind: str, err) -> list[Finding]:
+    path = tuple(err.absolute_path)
+    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+        shapes = _object_shapes(load_schema(kind), err.schema)
+        siblings = [k for s in shapes for k in s.get("properties", {})]
+        out = []
+        for key in err.instance:
+            known, _ = _child(load_schema(kind), shapes, key)
+            if known:
+                continue
+            where = ".".join(str(p) for p in path)
+            place = f" in [{where}]" if where else ""
+            msg = f"unknown key `{key}`{place}: Codex ignores it{suggest(kind, key, path, siblings)}"
+            out.append(Finding(RULE_UNKNOWN_KEY, WARNING, msg, tf.locate(path + (key,)),
+                               remediation="remove the key or correct its name", key=".".join(map(str, path + (key,)))))
+        return out
+    dotted = ".".join(str(p) for p in path) or "(top level)"
+    return [Finding(RULE_SCHEMA, ERROR, f"`{dotted}`: {_message(err)}", tf.locate(path),
+                    remediation=_remedy(err), key=dotted)]
+
+
+def _message(err) -> str:
+    if err.validator == "enum":
+        allowed = ", ".join(json.dumps(v) for v in err.validator_value)
+        return f"{json.dumps(err.instance)} is not one of {allowed}"
+    if err.validator == "type":
+        want = err.validator_value if isinstance(err.validator_value, str) else " or ".join(err.validator_value)
+        return f"expected {want}, got {_json_type(err.instance)} {_short(err.instance)}"
+    if err.validator == "minItems" and err.instance == []:
+        return "must not be empty (Codex refuses an empty list)"
+    if err.validator == "contains":
+        return f"must contain {json.dumps(err.validator_value.get('const', err.validator_value))}"
+    if err.validator in ("oneOf", "anyOf"):
+        desc = err.schema.get("description", "") if isinstance(err.schema, dict) else ""
+        return f"{_short(err.instance)} is not a valid value" + (f" ({desc.split('.')[0]})" if desc else "")
+    return err.message
+
+
+def _remedy(err) -> str | None:
+    if err.validator == "enum":
+        return "use one of: " + ", ".join(str(v) for v in err.validator_value)
+    if err.validator == "contains":
+        return "add the required value to the list"
+    return None
+
+
+def _json_type(v: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+            dict: "table"}.get(type(v), type(v).__name__)
+
+
+def _short(v: Any) -> str:
+    text = json.dumps(v, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
