@@ -140,12 +140,13 @@ def _normalise(data: dict) -> dict:
     return data
 
 
-def _load_file(path: str, kind: str, disc: Discovery, *, fatal_syntax: bool = True) -> TomlFile | None:
+def _load_file(path: str, kind: str, disc: Discovery, *, fatal_syntax: bool = True,
+               syntax_prefix: str = "") -> TomlFile | None:
     try:
         tf = read_toml_if_exists(path)
     except TomlSyntaxError as exc:
         if fatal_syntax:
-            disc.errors.append(str(exc))
+            disc.errors.append(syntax_prefix + str(exc))
         return None
     except MdmError as exc:
         # Codex: unreadable files (anything but not-found) are errors.
@@ -245,9 +246,8 @@ def discover(inputs: ResolveInputs) -> Discovery:
         if prof is not None:
             disc.layers.append(_layer_from_file(prof, "profile", codex_home))
 
-    _discover_projects(disc)
-
     session = _session_layer(inputs, cwd, disc)
+    _discover_projects(disc, session)
     if session is not None:
         disc.layers.append(session)
 
@@ -279,7 +279,13 @@ def _load_mdm(path: str, disc: Discovery) -> None:
         setattr(disc, attr, TomlFile(path=name, text=text, data=data))
 
 
-def _discover_projects(disc: Discovery) -> None:
+def _discover_projects(disc: Discovery, session: ConfigLayer | None) -> None:
+    """Find the project root, the `.codex` chain, and the trust of each folder.
+
+    Codex uses two lookups (observed, fixtures/cases 208-236): a project layer is enabled
+    when its own directory, the marker-based root or the git root is trusted; the
+    trust-derived defaults look at cwd and the git root only.
+    """
     below = {}
     for layer in disc.layers:
         below = merge_values(below, layer.data)
@@ -288,15 +294,14 @@ def _discover_projects(disc: Discovery) -> None:
         markers = [".git"]
     root = _find_project_root(disc.cwd, [m for m in markers if isinstance(m, str)])
     disc.project_root = root
-    candidates = [disc.cwd, root]
     git_root = _git_root(disc.cwd)
-    if git_root:
-        candidates.append(git_root)
-    trust, key = _lookup_trust(below.get("projects"), candidates)
-    disc.trust, disc.trust_key = trust, key
-    if key is not None:
+    # trust entries come from the layers below the projects and from -c (never a project file)
+    projects = merge_values(below, session.data if session else {}).get("projects")
+    default_candidates = [disc.cwd] + ([git_root] if git_root else [])
+    disc.trust, disc.trust_key = _lookup_trust(projects, default_candidates)
+    if disc.trust_key is not None:
         for layer in reversed(disc.layers):
-            if key in (layer.data.get("projects") or {}):
+            if disc.trust_key in (layer.data.get("projects") or {}):
                 disc.trust_file = layer.file
                 break
 
@@ -311,54 +316,58 @@ def _discover_projects(disc: Discovery) -> None:
         if parent == cur:
             break
         cur = parent
-    disabled: list[str] = []
-    trusted = trust == "trusted"
+    disabled: list[tuple[str, str | None, str | None]] = []
     for d in reversed(dirs):
         dot = os.path.join(d, ".codex")
         if os.path.abspath(dot) == disc.codex_home or not os.path.isdir(dot):
             continue
+        cands = [d, root] + ([git_root] if git_root else [])
+        trust, key = _lookup_trust(projects, cands)
+        trusted = trust == "trusted"
         path = os.path.join(dot, "config.toml")
-        tf = _load_file(path, "project", disc, fatal_syntax=trusted)
-        if tf is None:
-            if not os.path.exists(path):
-                if not trusted:
-                    disabled.append(dot)
-                continue
-            from mdmtool.tomlio import TomlFile as _TF
-            tf = _TF(path=path, text="", data={})  # untrusted + bad TOML: counts as empty
+        tf = _load_file(path, "project", disc, fatal_syntax=trusted,
+                        syntax_prefix=f"Error parsing project config file {path}: ")
+        if tf is None:  # no config.toml, or bad TOML (fatal only when trusted)
+            if not trusted:
+                disabled.append((dot, trust, key))
+                if os.path.exists(path):  # Codex counts an untrusted bad file as empty
+                    disc.layers.append(ConfigLayer("project", path, {}, enabled=False,
+                                                   disabled_reason=trust or "unlisted", dot_codex=dot))
+            continue
         layer = _layer_from_file(tf, "project", dot, dot_codex=dot)
         layer.ignored_keys = _strip_denylisted(layer)
         if not trusted:
             layer.enabled = False
-            layer.disabled_reason = "untrusted" if trust == "untrusted" else "unlisted"
-            disabled.append(dot)
+            layer.disabled_reason = trust or "unlisted"
+            disabled.append((dot, trust, key))
         elif layer.ignored_keys:
             disc.warnings.append(("project", _denylist_message(layer)))
         disc.layers.append(layer)
-    if disabled and not trusted:
+    if disabled:
         disc.warnings.append(("project", _disabled_projects_message(disabled, disc)))
 
 
 def _denylist_message(layer: ConfigLayer) -> str:
-    keys = ", ".join(f"`{k}`" for k in layer.ignored_keys)
+    keys = ", ".join(layer.ignored_keys)
     return (f"Ignored unsupported project-local config keys in {layer.dot_codex}/config.toml: "
-            f"{keys}.")
+            f"{keys}. If you want these settings to apply, manually set them in your user-level "
+            "config.toml.")
 
 
-def _disabled_projects_message(dirs: list[str], disc: Discovery) -> str:
+def _disabled_projects_message(dirs: list[tuple[str, str | None, str | None]], disc: Discovery) -> str:
     lines = ["Project-local config, hooks, and exec policies are disabled in the following "
              "folders until the project is trusted, but skills still load."]
-    for i, d in enumerate(dirs, 1):
-        lines.append(f"    {i}. {d}")
-    if disc.trust == "untrusted":
-        lines.append(f"       {disc.trust_key} is marked as untrusted in the effective configuration. "
-                     "To load project-local config, hooks, and exec policies, update its trust "
-                     "setting. If that setting is managed by your organization, contact your "
-                     "administrator.")
-    else:
-        root = disc.project_root or disc.cwd
-        lines.append(f"       {root} is not trusted. To load project-local config, hooks, and exec "
-                     f"policies, add {root} as a trusted project in config.toml.")
+    for i, (dot, trust, key) in enumerate(dirs, 1):
+        lines.append(f"    {i}. {dot}")
+        if trust == "untrusted":
+            lines.append(f"       {key} is marked as untrusted in the effective configuration. "
+                         "To load project-local config, hooks, and exec policies, update its trust "
+                         "setting. If that setting is managed by your organization, contact your "
+                         "administrator.")
+        else:
+            lines.append("       To load project-local config, hooks, and exec policies, add "
+                         f"{os.path.dirname(dot)} as a trusted project in "
+                         f"{os.path.join(disc.codex_home, 'config.toml')}.")
     return "\n".join(lines) + "\n"
 
 

@@ -77,6 +77,8 @@ class ResolveInputs:
     cloud_requirements: str | None = None
     #: model `codex exec` (forces approval "never") instead of an interactive session
     exec_mode: bool = False
+    #: host name matched against requirements `remote_sandbox_config` (default: this host's FQDN)
+    hostname: str | None = None
 
 
 @dataclass

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 BUILTINS = {":read-only": "read-only", ":workspace": "workspace-write",
             ":danger-full-access": "danger-full-access"}
+SPECIALS = (":root", ":minimal", ":workspace_roots", ":project_roots", ":cwd", ":tmpdir", ":slash_tmp")
 LEGACY_TO_BUILTIN = {"read-only": ":read-only", "workspace-write": ":workspace",
                      "danger-full-access": ":danger-full-access"}
 
@@ -71,9 +72,37 @@ class PermissionProfiles:
         req_perms = r.req.get("permissions")
         if isinstance(req_perms, dict):
             for name, body in req_perms.items():
-                if name != "filesystem" and isinstance(body, dict):
-                    defined.setdefault(name, body)
-        return cls(r, defined)
+                if name == "filesystem" or not isinstance(body, dict):
+                    continue
+                if name in defined:
+                    r.errors.append(f"requirements.toml permissions profile `{name}` conflicts with a "
+                                    "config-defined profile of the same name")
+                defined.setdefault(name, body)
+        profiles = cls(r, defined)
+        profiles._warn_filesystem_entries()
+        return profiles
+
+    def _warn_filesystem_entries(self) -> None:
+        """Codex warns once per unknown `:special` and per unbounded `**` deny glob."""
+        for body in self.defined.values():
+            fs = body.get("filesystem")
+            if not isinstance(fs, dict):
+                continue
+            bounded = "glob_scan_max_depth" in fs
+            for key, value in fs.items():
+                scoped = value if isinstance(value, dict) else {None: value}
+                if key.startswith(":") and key not in SPECIALS:
+                    self.r.warn("permissions", f"Configured filesystem path `{key}` is not recognized by "
+                                "this version of Codex and will be ignored. Upgrade Codex if this path is "
+                                "required.")
+                for sub, access in scoped.items():
+                    target = key if sub is None else f"{key}/{sub}"
+                    if access in ("deny", "none") and "**" in target and not bounded:
+                        self.r.warn("permissions", f"Filesystem deny-read glob `{target}` uses `**`. "
+                                    "Non-macOS sandboxing does not support unbounded `**` natively; set "
+                                    "`glob_scan_max_depth` in this filesystem profile to cap Linux glob "
+                                    "expansion and silence this warning, or enumerate explicit depths such "
+                                    "as `*.env`, `*/*.env`, and `*/*/*.env`.")
 
     # -- the two kinds of choice
     def legacy(self, mode: str, *, explicit: bool, origin: Origin) -> SandboxChoice:
@@ -95,7 +124,13 @@ class PermissionProfiles:
                 self._apply_workspace_write_table(choice, network=False)
             return choice
         if name not in self.defined:
-            self.r.errors.append(f"default_permissions refers to undefined permissions profile `{name}`")
+            if name.startswith(":"):
+                msg = f"default_permissions refers to unknown built-in profile `{name}`"
+            elif not self.defined:
+                msg = "default_permissions requires a `[permissions]` table"
+            else:
+                msg = f"default_permissions refers to undefined profile `{name}`"
+            self.r.errors.append(msg)
             return SandboxChoice("read-only", name, explicit, origin)
         body, chain = self._flatten(name)
         base = chain[-1] if chain and chain[-1] in BUILTINS else None
@@ -136,7 +171,7 @@ class PermissionProfiles:
         cur = name
         while cur is not None and cur not in BUILTINS:
             if cur in chain:
-                self.r.errors.append(f"permissions profile `{name}` has an `extends` cycle: "
+                self.r.errors.append("permissions profile inheritance cycle detected: "
                                      + " -> ".join(chain + [cur]))
                 return {}, chain
             if cur not in self.defined:
@@ -145,7 +180,8 @@ class PermissionProfiles:
             chain.append(cur)
             cur = self.defined[cur].get("extends")
         if cur == ":danger-full-access":
-            self.r.errors.append(f"permissions profile `{chain[-1]}` cannot extend `:danger-full-access`")
+            self.r.errors.append(f"permissions profile `{chain[-1]}` cannot extend unsupported built-in "
+                                 "profile `:danger-full-access`")
         if cur is not None:
             chain.append(cur)
         body: dict = {}

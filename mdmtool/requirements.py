@@ -123,6 +123,31 @@ def load_sources(disc: Discovery) -> tuple[list[RequirementSource], list[str]]:
     return sources, errors
 
 
+def _this_host(explicit: str | None) -> str:
+    """Best-effort FQDN, else the host name; lower case, trailing dot removed."""
+    if explicit:
+        return explicit.lower().rstrip(".")
+    import socket
+    name = socket.getfqdn() or socket.gethostname()
+    return name.lower().rstrip(".")
+
+
+def _apply_remote_sandbox_config(src: RequirementSource, host: str) -> None:
+    """The first `remote_sandbox_config` entry matching this host replaces the layer's modes."""
+    import fnmatch
+    entries = src.data.get("remote_sandbox_config")
+    if not isinstance(entries, list):
+        return
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        patterns = entry.get("hostname_patterns") or []
+        if any(isinstance(p, str) and fnmatch.fnmatchcase(host, p.lower().rstrip(".")) for p in patterns):
+            if isinstance(entry.get("allowed_sandbox_modes"), list):
+                src.data = dict(src.data, allowed_sandbox_modes=entry["allowed_sandbox_modes"])
+            return
+
+
 def _tail(exc: TomlSyntaxError) -> str:
     where = f"TOML parse error at line {exc.line}, column {exc.col}: " if exc.line else ""
     return where + exc.message.removeprefix("invalid TOML: ")
@@ -132,11 +157,13 @@ def compose(disc: Discovery) -> Requirements:
     """Load, compose and check the requirements that apply on this machine."""
     sources, errors = load_sources(disc)
     req = Requirements(sources=sources, errors=errors)
+    host = _this_host(disc.inputs.hostname)
     for src in sources:
         _check_source(src, req)
+        _apply_remote_sandbox_config(src, host)
     merged: dict[str, Any] = {}
     for src in sources:  # low -> high
-        regular = {k: v for k, v in src.data.items() if k != "rules"}
+        regular = {k: v for k, v in src.data.items() if k not in ("rules", "remote_sandbox_config")}
         merged = merge_values(merged, regular)
         for key in regular:
             req.field_source[key] = src
@@ -158,14 +185,15 @@ def compose(disc: Discovery) -> Requirements:
 
 # ----------------------------------------------------------------------------- checks
 
+def _parse_error(src: RequirementSource, message: str, key: str) -> str:
+    """Codex's serde error for a requirements layer (second line names the key)."""
+    return f"failed to parse requirements layer {src.file}: {message}\nin `{key}`"
+
+
 def _enum_error(src: RequirementSource, key: str, value: Any, expected: tuple) -> str:
     exp = ", ".join(f"`{v}`" for v in expected)
-    line = ""
-    if src.toml is not None and src.tag != "managed-config":
-        s = src.toml.locate((key,))
-        line = f"TOML parse error at line {s.line}, column {s.col}: "
-    return (f"failed to parse requirements layer {src.file}: {line}unknown variant `{value}`, "
-            f"expected one of {exp} in `{key}`")
+    exp = f"one of {exp}" if len(expected) > 1 else exp
+    return _parse_error(src, f"unknown variant `{value}`, expected {exp}", key)
 
 
 def _check_list(src: RequirementSource, req: Requirements, key: str, allowed: tuple,
@@ -174,18 +202,19 @@ def _check_list(src: RequirementSource, req: Requirements, key: str, allowed: tu
     if value is None:
         return
     if not isinstance(value, list):
-        req.errors.append(f"failed to parse requirements layer {src.file}: invalid type: "
-                          f"expected a sequence in `{key}`")
+        req.errors.append(_parse_error(src, f"invalid type: {_toml_type(value)}, expected a sequence", key))
         return
     for item in value:
         if allow_granular and isinstance(item, dict) and "granular" in item:
             continue
+        if allow_granular and item == "granular":
+            req.errors.append(_parse_error(src, "invalid type: unit variant, expected newtype variant", key))
+            return
         if not isinstance(item, str) or item not in allowed:
             req.errors.append(_enum_error(src, key, item, allowed))
             return
     if non_empty and not value:
-        req.errors.append(f"invalid value for `{key}`: `[]` is not in the allowed set "
-                          f"must not be empty (set by {src.file})")
+        req.errors.append(f"field `{key}` cannot be empty")
 
 
 def _check_source(src: RequirementSource, req: Requirements) -> None:
@@ -199,22 +228,29 @@ def _check_source(src: RequirementSource, req: Requirements) -> None:
         req.errors.append(_enum_error(src, "enforce_residency", res, ("us",)))
     rules = d.get("rules")
     if isinstance(rules, dict):
-        for rule in rules.get("prefix_rules") or []:
-            if isinstance(rule, dict) and rule.get("decision") not in (None, "prompt", "prompt-user", "forbidden"):
-                req.errors.append(_enum_error(src, "decision", rule.get("decision"),
-                                              ("prompt", "prompt-user", "forbidden")))
+        if "prefix_rules" not in rules:
+            req.errors.append(_parse_error(src, "missing field `prefix_rules`", "rules"))
+        for i, rule in enumerate(rules.get("prefix_rules") or []):
+            decision = rule.get("decision") if isinstance(rule, dict) else None
+            if decision == "allow":
+                req.errors.append(
+                    f"invalid rules in requirements (set by {src.file}): rules prefix_rule at index {i} "
+                    "has decision 'allow', which is not permitted in requirements.toml: Codex merges "
+                    "these rules with other config and uses the most restrictive result (use "
+                    "'prompt', 'prompt-user', or 'forbidden')")
+            elif decision not in (None, "prompt", "prompt-user", "forbidden"):
+                req.errors.append(_enum_error(src, "rules", decision,
+                                              ("allow", "prompt", "prompt-user", "forbidden")))
     net = d.get("experimental_network")
     if isinstance(net, dict):
         if "domains" in net and ("allowed_domains" in net or "denied_domains" in net):
-            req.errors.append(f"invalid experimental_network requirements in {src.file}: "
-                              "`domains` cannot be combined with legacy `allowed_domains`/`denied_domains`")
+            req.errors.append(_parse_error(
+                src, "`domains` cannot be combined with legacy `allowed_domains` or `denied_domains` "
+                "in managed network requirements", "experimental_network"))
         if "unix_sockets" in net and "allow_unix_sockets" in net:
-            req.errors.append(f"invalid experimental_network requirements in {src.file}: "
-                              "`unix_sockets` cannot be combined with legacy `allow_unix_sockets`")
-    if "allowed_permissions" in d:
-        req.warnings.append(("allowed_permissions",
-                             f"requirements ({src.file}): `allowed_permissions` is ignored; use "
-                             "`[allowed_permission_profiles]` and `default_permissions`."))
+            req.errors.append(_parse_error(
+                src, "`unix_sockets` cannot be combined with legacy `allow_unix_sockets` in managed "
+                "network requirements", "experimental_network"))
 
 
 def _check_composed(req: Requirements) -> None:
@@ -228,8 +264,14 @@ def _check_composed(req: Requirements) -> None:
     if isinstance(app, dict) and "default_permissions" not in req.fields:
         if not (app.get(":workspace") is True and app.get(":read-only") is True):
             req.errors.append("requirements.toml default_permissions must be set unless "
-                              "allowed_permission_profiles allows both `:workspace` and `:read-only` "
-                              f"(set by {req.set_by('allowed_permission_profiles')})")
+                              "allowed_permission_profiles allows both `:workspace` and `:read-only`")
+    if "default_permissions" in req.fields and not isinstance(app, dict):
+        req.errors.append("requirements.toml default_permissions requires allowed_permission_profiles")
+
+
+def _toml_type(value: Any) -> str:
+    return {bool: "boolean", int: "integer", float: "float", str: "string", dict: "map"}.get(
+        type(value), type(value).__name__)
 
 
 _RUST = {

@@ -135,14 +135,14 @@ def _check_config_fatal(r: Resolution) -> None:
             and inputs.profile in user.data["profiles"]:
         r.errors.append(_profile_collision(r, inputs.profile))
     if inputs.full_auto:
-        r.errors.append("unexpected argument '--full-auto' found (removed in Codex 0.169.0; "
-                        "use `--sandbox workspace-write` or `--approve-for-me`)")
+        r.errors.append("unexpected argument '--full-auto' found\n(--full-auto was removed in Codex "
+                        "0.169.0; use `--sandbox workspace-write` or `--approve-for-me`)")
     if inputs.approval is not None and inputs.approval not in ("on-request", "never"):
-        r.errors.append(f"invalid value '{inputs.approval}' for '--ask-for-approval <APPROVAL_POLICY>' "
-                        "[possible values: on-request, never]")
+        r.errors.append(f"invalid value '{inputs.approval}' for '--ask-for-approval <APPROVAL_POLICY>'"
+                        "\n[possible values: on-request, never]")
     if inputs.sandbox is not None and inputs.sandbox not in ("read-only", "workspace-write", "danger-full-access"):
-        r.errors.append(f"invalid value '{inputs.sandbox}' for '--sandbox <SANDBOX_MODE>' "
-                        "[possible values: read-only, workspace-write, danger-full-access]")
+        r.errors.append(f"invalid value '{inputs.sandbox}' for '--sandbox <SANDBOX_MODE>'"
+                        "\n[possible values: read-only, workspace-write, danger-full-access]")
     for layer in r.enabled:
         _check_layer_values(r, layer)
     if r.merged.get("approval_policy") == "untrusted":
@@ -198,32 +198,54 @@ def _check_granular(r: Resolution, layer: ConfigLayer, value: dict) -> None:
 
 
 def _where(layer: ConfigLayer, path: tuple) -> str:
-    if layer.kind == "session-flags":
-        return f"-c {'.'.join(path)}: "
+    if layer.kind == "session-flags":  # Codex names no position for -c values
+        return ""
     file, line, col = layer.locate(path)
     return f"{file}:{line}:{col}: " if line else f"{file}: "
+
+
+#: Hints Codex 0.169.0 appends to some ignored keys.
+IGNORED_KEY_HINTS = {
+    "allowed_permissions": "Use [allowed_permission_profiles] and default_permissions; the old "
+                           "allowlist is ignored even when both forms are present.",
+    "windows.sandbox_private_desktop": "Remove windows.sandbox_private_desktop; legacy Windows "
+                                       "sandboxes always use a private desktop.",
+    "network_proxy": "Use [features.network_proxy] or [permissions.<name>.network] for settings in "
+                     "config.toml, or [network_proxy], [permissions.network], or [experimental_network] "
+                     "for enforced policy in requirements.toml.",
+}
+#: Codex lists at most this many ignored keys, then "... and N more ignored settings."
+IGNORED_KEYS_SHOWN = 3
 
 
 def _unknown_key_warnings(r: Resolution) -> None:
     from mdmtool.schemas import unknown_keys
     lines: list[str] = []
+
+    def line(label: str, key: str) -> str:
+        hint = IGNORED_KEY_HINTS.get(key)
+        return f"  {label}: `{key}` is ignored." + (f" {hint}" if hint else "")
+
     for src in r.req.sources:
         if src.tag == "managed-config":
             continue
         for key in unknown_keys(src.data, "requirements"):
-            lines.append(f"  requirements ({src.file}): `{key}` is ignored.")
+            lines.append(line(f"requirements ({src.file})", key))
     for layer in r.disc.layers:
         if not layer.enabled:
             continue
         label = layer.kind if layer.kind != "session-flags" else "session flags"
         where = f" ({layer.file})" if layer.file else ""
         for key in unknown_keys(layer.data, "config"):
-            lines.append(f"  {label}{where}: `{key}` is ignored.")
+            lines.append(line(f"{label}{where}", key))
     if lines:
         n = len(lines)
         noun = "setting" if n == 1 else "settings"
+        shown = lines[:IGNORED_KEYS_SHOWN]
+        if n > IGNORED_KEYS_SHOWN:
+            shown.append(f"  ... and {n - IGNORED_KEYS_SHOWN} more ignored settings.")
         r.warn("unknown_keys", f"Codex is ignoring {n} unrecognized configuration {noun}. Check for "
-               "typos or deprecated settings.\n" + "\n".join(lines))
+               "typos or deprecated settings.\n" + "\n".join(shown))
 
 
 # ----------------------------------------------------------------------------- approval
@@ -348,9 +370,10 @@ def _constrain_sandbox(r: Resolution, choice: SandboxChoice, profiles: Permissio
     if isinstance(allowed_profiles, dict) and choice.profile_key not in (
             name for name, ok in allowed_profiles.items() if ok is True):
         target = req.get("default_permissions") or ":workspace"
-        msg = (f"Configured value for `permission_profile` is disallowed by requirements; falling "
-               f"back from `{choice.profile_key}` to required value `{target}`.")
-        r.warn("permission_profile", msg, choice.profile_key, target, choice.origin)
+        if choice.profile_id is not None and choice.explicit:  # legacy sandbox_mode: silent
+            msg = (f"Configured value for `permission_profile` is disallowed by requirements; falling "
+                   f"back from `{choice.profile_key}` to required value `{target}`.")
+            r.warn("permission_profile", msg, choice.profile_key, target, choice.origin)
         choice = profiles.named(target, explicit=False,
                                 origin=r.requirement_origin("allowed_permission_profiles"))
 
@@ -361,13 +384,17 @@ def _constrain_sandbox(r: Resolution, choice: SandboxChoice, profiles: Permissio
         allowed = [m for m in base if m in ("read-only", "workspace-write")]
     if allowed is not None and choice.mode not in allowed:
         if approval == "never" and choice.mode == "danger-full-access":
-            r.errors.append('`approval_policy = "never"` cannot be used because requirements do not allow '
-                            '`sandbox_mode = "danger-full-access"`'
-                            f" (set by {req.set_by('allowed_sandbox_modes') if modes is not None else req.set_by('permissions')})")
+            r.errors.append(
+                '`approval_policy = "never"` cannot be used because requirements do not allow '
+                '`sandbox_mode = "danger-full-access"`; Codex would fall back to read-only permissions '
+                "with approvals disabled. Choose an `approval_policy` based on what you need, such as "
+                "`on-request`, or choose an allowed sandbox mode.")
         src = req.set_by("allowed_sandbox_modes") if modes is not None else req.set_by("permissions")
+        # the deny-read narrowing is printed in config spelling, allow-lists by Rust name
+        shown = ", ".join(allowed) if modes is None else ", ".join(rust_name(m) for m in allowed)
         msg = _FALLBACK_MSG.format(
             field="permission_profile", initial=read_only_debug(), detail_field="sandbox_mode",
-            value=rust_name(choice.mode), allowed=", ".join(rust_name(m) for m in allowed), source=src)
+            value=rust_name(choice.mode), allowed=shown, source=src)
         r.warn("permission_profile", msg, choice.mode, "read-only", choice.origin)
         choice = profiles.legacy("read-only", explicit=False,
                                  origin=r.requirement_origin("allowed_sandbox_modes" if modes is not None

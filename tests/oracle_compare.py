@@ -91,11 +91,17 @@ def compare(case_dir: str, tmp_root: str) -> list[str]:
         if ours != theirs:
             diffs.append(f"{name}: mdmtool={ours!r} codex={theirs!r}")
 
-    failed = bool(eff.get("startup_failed"))
+    cli_error = codex_cli_error(exp)
+    # mdmtool models the interactive CLI: a usage error of the CLI (clap) refuses to start
+    # even when the app-server view (which never sees those flags) started a thread.
+    failed = bool(eff.get("startup_failed")) or (cli_error or "").startswith("error: ")
     check("startup_failed", not policy.ok, failed)
     if failed or not policy.ok:
         if not policy.ok and failed is False:
             diffs.append(f"errors: {norm(policy.errors)}")
+        if policy.errors and cli_error and not _is_parser_message(cli_error):
+            ours = norm(policy.errors[0]).split("\n")[0]
+            check("error", ours, cli_error.removeprefix("Error: ").removeprefix("error: "))
         return diffs
     ap = eff.get("approval_policy")
     if isinstance(ap, dict):
@@ -117,3 +123,19 @@ def compare(case_dir: str, tmp_root: str) -> list[str]:
     ours_w = [norm(w.message) for w in policy.warnings]
     check("warnings", ours_w, expected_warnings(exp))
     return diffs
+
+
+def codex_cli_error(exp: dict) -> str | None:
+    """The first line the Codex CLI printed on stderr when it refused to start."""
+    for w in exp.get("warnings", []):
+        if w.get("source") == "cli:stderr":
+            line = w.get("line") or ""
+            if line.startswith(("Error: ", "error: ")):
+                return line
+    return None
+
+
+def _is_parser_message(line: str) -> bool:
+    """TOML parser wording differs between toml-rs and tomllib; positions are compared elsewhere."""
+    import re
+    return bool(re.search(r":\d+:\d+: |TOML parse error|Error parsing", line))

@@ -12,8 +12,8 @@ CASES = all_cases()
 
 
 @pytest.mark.parametrize("case_dir", CASES, ids=[os.path.basename(c) for c in CASES])
-def test_resolver_matches_recorded_codex(case_dir, tmp_path):
-    diffs = compare(case_dir, str(tmp_path))
+def test_resolver_matches_recorded_codex(case_dir, case_root):
+    diffs = compare(case_dir, case_root)
     assert not diffs, "\n".join(diffs)
 
 
