@@ -27,7 +27,8 @@ REQUIREMENT_MARKERS = {
     "allowed_chatgpt_workspaces", "guardian_policy_config", "guardian_extra_policy",
 }
 #: effective-document keys that are bookkeeping, not posture
-EFFECTIVE_IGNORED = ("origins", "layers", "schema_version")
+EFFECTIVE_IGNORED = ("origins", "layers", "schema_version", "requirement_sources", "project_root",
+                     "cwd", "codex_home", "system_dir")
 
 
 @dataclass
@@ -161,15 +162,28 @@ def _requirement_shapes(data: dict) -> bool:
 
 
 def _json_locator(doc: dict, label: str) -> Callable[[tuple], Source | None]:
+    """Point at the file:line an effective document's ``origins`` name for a key; a
+    requirement points at the highest requirement source file."""
     origins = doc.get("origins") if isinstance(doc.get("origins"), dict) else {}
+    sources = doc.get("requirement_sources") if isinstance(doc.get("requirement_sources"), list) else []
+    req_file = next((s.get("file") for s in reversed(sources)
+                     if isinstance(s, dict) and s.get("file")), None)
 
     def locate(path: tuple) -> Source | None:
         for n in range(len(path), 0, -1):
             o = origins.get(".".join(str(p) for p in path[:n]))
             if isinstance(o, dict) and o.get("file"):
                 return Source(o["file"], o.get("line"))
+        if path and path[0] == "requirements" and req_file:
+            return Source(req_file)
         return None
     return locate
+
+
+def side_from_effective(doc: dict, label: str) -> Side:
+    """A side from an ``mdmtool effective --format json`` document (already parsed)."""
+    data = {k: v for k, v in doc.items() if k not in EFFECTIVE_IGNORED}
+    return Side(label=label, kind=EFFECTIVE, data=data, locator=_json_locator(doc, label))
 
 
 def side_from_text(text: str | None, label: str, kind: str | None = None) -> Side:
@@ -191,8 +205,7 @@ def side_from_text(text: str | None, label: str, kind: str | None = None) -> Sid
         if k != EFFECTIVE:
             raise MdmError("JSON input must be an `mdmtool effective --format json` document",
                            file=label)
-        data = {k2: v for k2, v in doc.items() if k2 not in EFFECTIVE_IGNORED}
-        return Side(label=label, kind=EFFECTIVE, data=data, locator=_json_locator(doc, label))
+        return side_from_effective(doc, label)
     from mdmtool.tomlio import TomlFile, parse_toml
     data = parse_toml(text, label)
     tf = TomlFile(path=label, text=text, data=data)
@@ -299,7 +312,10 @@ def diff_sides(a: Side, b: Side, kind: str | None = None) -> DiffResult:
         changes.append(Change(path=p, old=o, new=n, effects=classify(k, p, o, n),
                               old_source=a.locate(p) if o is not MISSING else None,
                               new_source=b.locate(p) if n is not MISSING else None))
-    changes.sort(key=lambda c: (_line(c), c.key))
+    if k == EFFECTIVE:
+        changes.sort(key=lambda c: (_EFFECTIVE_ORDER.get(c.path[0], len(_EFFECTIVE_ORDER)), c.key))
+    else:
+        changes.sort(key=lambda c: (_line(c), c.key))
     return DiffResult(a=a, b=b, changes=changes, kind=k)
 
 
@@ -316,9 +332,15 @@ def _common_kind(a: Side, b: Side) -> str | None:
     return None
 
 
-def _line(c: Change) -> int:
-    s = c.new_source or c.old_source
-    return (s.line or 0) if s else 0
+_EFFECTIVE_ORDER = {k: i for i, k in enumerate((
+    "ok", "errors", "approval_policy", "approval_granular", "approvals_reviewer", "sandbox_mode",
+    "network_access", "permission_profile", "web_search", "writable_roots", "workspace_roots",
+    "features_non_default", "trust", "requirements", "configured", "warnings", "notices"))}
+
+
+def _line(c: Change) -> tuple:
+    n, o = c.new_source, c.old_source
+    return ((n.line or 0) if n else 0, (o.line or 0) if o else 0)
 
 
 __all__ = ["Side", "Change", "DiffResult", "detect_kind", "side_from_text", "load_file",

@@ -352,6 +352,12 @@ def _broader_note(added: str, removed: list[str]) -> str:
     return ""
 
 
+def _item(v: Any) -> str:
+    if isinstance(v, dict) and isinstance(v.get("message"), str):
+        return show(v["message"].strip().splitlines()[0] if v["message"].strip() else "")
+    return show(v)
+
+
 class Entries(Rule):
     """A list of entries: ``more_is`` "wider" (writable roots, allowed domains) or
     "narrower" (deny rules). ``unset_is_unrestricted`` for include-only lists."""
@@ -371,13 +377,14 @@ class Entries(Rule):
             return [Effect(NARROWING, f"{ctx.key} added: only listed {self.what}s")]
         o, n = _as_list(old), _as_list(new)
         ok, nk = [_key(v) for v in o], [_key(v) for v in n]
-        add_cls, rem_cls = (WIDENING, NARROWING) if self.more_is == "wider" else (NARROWING, WIDENING)
+        add_cls, rem_cls = {"wider": (WIDENING, NARROWING), "narrower": (NARROWING, WIDENING),
+                            "neutral": (NEUTRAL, NEUTRAL)}[self.more_is]
         removed = [v for v, k in zip(o, ok) if k not in nk]
         out = []
         for v, k in zip(n, nk):
             if k not in ok:
                 note = _broader_note(v, removed) if self.domains and isinstance(v, str) else ""
-                out.append(Effect(add_cls, f"{self.what} {show(v)} added{note}"))
+                out.append(Effect(add_cls, f"{self.what} {_item(v)} added{note}"))
         added = [v for v, k in zip(n, nk) if k not in ok]
         for v in removed:
             wider = [a for a in added if isinstance(a, str) and isinstance(v, str)
@@ -386,7 +393,7 @@ class Entries(Rule):
                 out.append(Effect(NEUTRAL, f"{self.what} {show(v)} removed (covered by broader "
                                   f"{show(wider[0])})"))
             else:
-                out.append(Effect(rem_cls, f"{self.what} {show(v)} removed"))
+                out.append(Effect(rem_cls, f"{self.what} {_item(v)} removed"))
         if not out:
             out.append(Effect(NEUTRAL, f"{ctx.key}: same entries, order only"))
         return out
@@ -695,10 +702,18 @@ RULES: list[tuple[set, tuple, Rule]] = [
      Entries("environment include pattern", unset_is_unrestricted=True)),
     (C, ("projects", "*", "trust_level"), TrustEntry()),
     (C, ("allow_login_shell",), Flag("login shell", True, True)),
-    # effective document bookkeeping
+    # effective document (mdmtool effective --format json)
+    (E, ("approval_granular", "*"), Flag("granular approval prompts", True, False)),
+    (E, ("approval_granular",), Neutral("granular approval settings changed")),
+    (E, ("writable_roots",), Entries("writable root")),
+    (E, ("workspace_roots",), Entries("workspace root")),
+    (E, ("features_non_default", "*"), Feature()),
+    (E, ("trust",), Ranked("project trust", {**TRUST, "unlisted": 0}, "unlisted")),
+    (E, ("configured", "*"), Neutral("requested (pre-requirements) value changed")),
+    (E, ("notices",), Neutral("notices changed")),
     (E, ("ok",), Neutral("whether Codex starts changed (see errors)")),
-    (E, ("errors",), Neutral("start-up errors changed")),
-    (E, ("warnings",), Neutral("start-up warnings changed")),
+    (E, ("errors",), Entries("start-up error", "neutral")),
+    (E, ("warnings",), Entries("start-up warning", "neutral")),
     (E, ("codex_version",), Neutral("modelled Codex version changed")),
 ]
 
