@@ -10,6 +10,7 @@ from mdmtool.model import Finding
 from mdmtool.reporters.base import Report
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
+STREAMING = True
 
 
 def escape_data(text: str) -> str:
@@ -35,9 +36,15 @@ def annotation(f: Finding) -> str:
     return f"::{_LEVEL.get(f.severity, 'warning')} {','.join(props)}::{escape_data(message)}"
 
 
-def render(report: Report) -> str:
-    lines = [annotation(f) for f in report.findings]
-    c = report.counts()
-    lines.append(f"mdmtool: {c['error']} error(s), {c['warning']} warning(s), {c['info']} info "
-                 f"in {len(report.files)} file(s)")
+format_finding = annotation
+
+
+def footer(counts: dict[str, int], nfiles: int, extra_lines: list[str] | None = None) -> str:
+    lines = [f"mdmtool: {counts['error']} error(s), {counts['warning']} warning(s), "
+             f"{counts['info']} info in {nfiles} file(s)"] + list(extra_lines or [])
     return "\n".join(lines) + "\n"
+
+
+def render(report: Report) -> str:
+    body = "".join(annotation(f) + "\n" for f in report.findings)
+    return body + footer(report.counts(), len(report.files), report.extra.get("summary_lines"))

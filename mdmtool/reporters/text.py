@@ -2,22 +2,31 @@
 
 from __future__ import annotations
 
+from mdmtool.model import Finding
 from mdmtool.reporters.base import Report
+
+#: this format can be written finding by finding (fleet runs stream it)
+STREAMING = True
+
+
+def format_finding(f: Finding) -> str:
+    out = f.line_text()
+    if f.remediation:
+        out += f"\n    fix: {f.remediation}"
+    return out
+
+
+def footer(counts: dict[str, int], nfiles: int, extra_lines: list[str] | None = None) -> str:
+    files = f"{nfiles} file{'s' if nfiles != 1 else ''}"
+    if not any(counts.values()):
+        lines = [f"no findings in {files}"]
+    else:
+        lines = [f"{counts['error']} error(s), {counts['warning']} warning(s), {counts['info']} info "
+                 f"in {files}"]
+    lines += list(extra_lines or [])
+    return "\n".join(lines) + "\n"
 
 
 def render(report: Report) -> str:
-    lines: list[str] = []
-    for f in report.findings:
-        lines.append(f.line_text())
-        if f.remediation:
-            lines.append(f"    fix: {f.remediation}")
-    c = report.counts()
-    n = len(report.files)
-    summary = (f"{c['error']} error(s), {c['warning']} warning(s), {c['info']} info "
-               f"in {n} file{'s' if n != 1 else ''}")
-    if not report.findings:
-        summary = f"no findings in {n} file{'s' if n != 1 else ''}"
-    lines.append(summary)
-    for line in report.extra.get("summary_lines", []):
-        lines.append(line)
-    return "\n".join(lines) + "\n"
+    body = "".join(format_finding(f) + "\n" for f in report.findings)
+    return body + footer(report.counts(), len(report.files), report.extra.get("summary_lines"))

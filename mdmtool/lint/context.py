@@ -1,0 +1,170 @@
+"""What the rules see: one :class:`LintFile` per file and a :class:`Unit` per machine.
+
+A unit is the set of files Codex reads together on one machine (or a repository of
+configs checked together): system files, user config, profiles, project layers,
+requirements and shell scripts. Parsing is lazy and positions are computed only when a
+finding needs them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from mdmtool.errors import MdmError
+from mdmtool.model import Finding, Source
+
+# roles
+SYSTEM, USER, PROFILE, PROJECT, STANDALONE = "system", "user", "profile", "project", "standalone"
+REQUIREMENTS, MANAGED, SHELL = "requirements", "managed", "shell"
+CONFIG_ROLES = (SYSTEM, USER, PROFILE, PROJECT, STANDALONE)
+
+
+@dataclass
+class LintFile:
+    """One file: its display path, role, text and (lazily) parsed data."""
+
+    path: str                      # shown in findings
+    role: str
+    text: str
+    host_path: str | None = None   # where the file lives on the machine it configures
+    project_dir: str | None = None  # PROJECT role: the directory holding .codex/
+    error: MdmError | None = None  # unreadable / not TOML
+    _toml: Any = field(default=None, repr=False)
+    _sha: str | None = field(default=None, repr=False)
+
+    @property
+    def kind(self) -> str:
+        if self.role == REQUIREMENTS:
+            return "requirements"
+        if self.role == MANAGED:
+            return "managed-config"
+        if self.role == SHELL:
+            return "shell"
+        return "config"
+
+    @property
+    def sha(self) -> str:
+        if self._sha is None:
+            self._sha = hashlib.blake2b(self.text.encode("utf-8", "surrogatepass"),
+                                        digest_size=16).hexdigest()
+        return self._sha
+
+    @property
+    def toml(self):
+        """The :class:`mdmtool.tomlio.TomlFile`, or ``None`` when the file is broken."""
+        if self._toml is None and self.error is None and self.role != SHELL:
+            from mdmtool.tomlio import TomlFile, parse_toml
+            try:
+                self._toml = TomlFile(self.path, self.text, parse_toml(self.text, self.path))
+            except MdmError as exc:
+                self.error = exc
+        return self._toml
+
+    @property
+    def data(self) -> dict:
+        t = self.toml
+        return t.data if t is not None else {}
+
+    @property
+    def ok(self) -> bool:
+        return self.toml is not None if self.role != SHELL else self.error is None
+
+    def locate(self, keypath: Iterable) -> Source:
+        t = self.toml
+        if t is None:
+            return Source(self.path)
+        kp = tuple(keypath)
+        if kp and not t.has_position(kp):
+            # implicit table ([a.b.c] defines a.b): point at its first written descendant
+            hits = [pos for path, pos in t.positions().items()
+                    if len(path) > len(kp) and path[:len(kp)] == kp]
+            if hits:
+                line, col = min(hits)[:2]
+                return Source(self.path, line, col)
+        return t.locate(kp)
+
+    def get(self, *keypath, default=None):
+        cur: Any = self.data
+        for k in keypath:
+            if not isinstance(cur, dict) or k not in cur:
+                return default
+            cur = cur[k]
+        return cur
+
+
+@dataclass
+class Unit:
+    """Files Codex reads together on one machine (a fleet host, this machine, a repo)."""
+
+    name: str
+    files: list[LintFile] = field(default_factory=list)
+    #: ``--requirements`` file applied to the unit (the admin's fleet-wide requirements)
+    requirements_override: LintFile | None = None
+    #: per-run memo for unit rules (merged views, resolver results)
+    cache: dict = field(default_factory=dict, repr=False)
+
+    def by_role(self, *roles: str) -> list[LintFile]:
+        return [f for f in self.files if f.role in roles]
+
+    def one(self, role: str) -> LintFile | None:
+        fs = self.by_role(role)
+        return fs[0] if fs else None
+
+    @property
+    def system_config(self) -> LintFile | None:
+        return next((f for f in self.files if f.role == SYSTEM), None)
+
+    @property
+    def requirements(self) -> LintFile | None:
+        """The requirements that apply: ``--requirements``, else the unit's (system first)."""
+        if self.requirements_override is not None:
+            return self.requirements_override
+        reqs = [f for f in self.files if f.role == REQUIREMENTS]
+        for f in reqs:
+            if f.host_path and f.host_path.replace("\\", "/").endswith("etc/codex/requirements.toml"):
+                return f
+        return reqs[0] if reqs else None
+
+    @property
+    def managed(self) -> LintFile | None:
+        return self.one(MANAGED)
+
+    @property
+    def user_config(self) -> LintFile | None:
+        """The user's config.toml; a lone standalone config stands in for it."""
+        u = self.one(USER)
+        if u is not None:
+            return u
+        st = self.by_role(STANDALONE)
+        return st[0] if len(st) == 1 else None
+
+    def subjects(self) -> list[LintFile]:
+        """Configs resolved against the requirements: user configs and standalone ones."""
+        return self.by_role(USER, STANDALONE)
+
+    def all_files(self) -> list[LintFile]:
+        out = list(self.files)
+        if self.requirements_override is not None and self.requirements_override not in out:
+            out.append(self.requirements_override)
+        return out
+
+
+class Hit:
+    """Helper the rules use to build findings with catalog defaults."""
+
+    @staticmethod
+    def make(rule: str, file: LintFile, keypath: Iterable | None, message: str, *,
+             fix: dict | None = None, severity: str | None = None, remediation: str | None = None,
+             source: Source | None = None) -> Finding:
+        from mdmtool.lint.catalog import RULES
+        meta = RULES[rule]
+        kp = tuple(keypath) if keypath is not None else ()
+        src = source or (file.locate(kp) if kp else Source(file.path, 1, 1))
+        key = ".".join(str(k) for k in kp) if kp else None
+        return Finding(rule, severity or meta.severity, message, src,
+                       remediation=remediation or meta.remediation, key=key, fix=fix)
+
+
+hit = Hit.make

@@ -1,0 +1,275 @@
+"""Rules that need the effective policy: requirement fallbacks, refusal to start, feature
+pins, and network exposure of the *effective* sandbox.
+
+Precedence is never re-implemented here: each config that Codex would load as the user's
+config is resolved by :func:`mdmtool.resolve.resolve` together with the unit's system
+files and requirements, in a scratch layout (``/etc/codex`` and ``CODEX_HOME`` copies, an
+empty working directory, so project trust plays no part). Results are memoised by the
+content of everything that can change them, so a fleet resolves each distinct
+combination once.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+
+from mdmtool.lint.context import MANAGED, SYSTEM, hit
+from mdmtool.lint.rules import unit_rule
+from mdmtool.lint.rules.util import network_tables, proxy_enabled
+
+#: top-level tables that cannot change the policy fields resolved here (app state, trust)
+_IRRELEVANT = ("projects", "mcp_servers", "tui", "notice", "history", "desktop", "marketplaces",
+               "plugins", "hooks", "model_providers", "otel", "apps", "skills")
+
+_MEMO: dict[str, "Resolved"] = {}
+_MEMO_MAX = 4096
+_SCRATCH: list[str] = []
+
+
+@dataclass
+class Resolved:
+    ok: bool
+    errors: list[str] = field(default_factory=list)
+    warnings: list[tuple[str, str]] = field(default_factory=list)  # (key, message)
+    approval_policy: str | None = None
+    sandbox_mode: str | None = None
+    network_access: bool | None = None
+    permission_profile: str | None = None
+    available: bool = True
+
+
+def _scratch() -> str:
+    if not _SCRATCH:
+        d = tempfile.mkdtemp(prefix="mdmtool-lint-")
+        _SCRATCH.append(d)
+        atexit.register(shutil.rmtree, d, True)
+    return _SCRATCH[0]
+
+
+def _projection(data: dict) -> dict:
+    return {k: v for k, v in data.items() if k not in _IRRELEVANT}
+
+
+def _key(unit, subject) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    for f in (unit.one(SYSTEM), unit.requirements, unit.managed):
+        h.update(b"|" + (f.sha.encode() if f is not None else b"-"))
+    h.update(json.dumps(_projection(subject.data), sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def resolve_subject(unit, subject) -> Resolved:
+    """The effective policy for ``subject`` as the user's config on ``unit``'s machine."""
+    memo = unit.cache.setdefault("resolved", {})
+    if subject.path in memo:
+        return memo[subject.path]
+    key = _key(unit, subject)
+    res = _MEMO.get(key)
+    if res is None:
+        res = _run_resolver(unit, subject, key)
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.clear()
+        _MEMO[key] = res
+    memo[subject.path] = res
+    return res
+
+
+def _run_resolver(unit, subject, key: str) -> Resolved:
+    try:
+        from mdmtool.model import ResolveInputs
+        from mdmtool.resolve import resolve
+    except ImportError:  # pragma: no cover - resolver room missing
+        return Resolved(ok=True, available=False)
+    base = os.path.join(_scratch(), key)
+    sysd, home, cwd = (os.path.join(base, n) for n in ("etc-codex", "codex-home", "cwd"))
+    for d in (sysd, home, cwd):
+        os.makedirs(d, exist_ok=True)
+    names: dict[str, str] = {}
+    for f, name in ((unit.one(SYSTEM), "config.toml"), (unit.requirements, "requirements.toml"),
+                    (unit.managed, "managed_config.toml")):
+        if f is not None:
+            p = os.path.join(sysd, name)
+            _write(p, f.text)
+            names[p] = f.path
+    p = os.path.join(home, "config.toml")
+    _write(p, subject.text)
+    names[p] = subject.path
+    try:
+        eff = resolve(ResolveInputs(system_dir=sysd, codex_home=home, cwd=cwd))
+    except Exception as exc:  # noqa: BLE001 - MdmError or a resolver bug: report, don't crash
+        msg = str(exc)
+        for tmp, shown in names.items():
+            msg = msg.replace(tmp, shown)
+        return Resolved(ok=False, errors=[msg])
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+    def unmap(text: str) -> str:
+        for tmp, shown in names.items():
+            text = text.replace(tmp, shown)
+        return text.replace(sysd, "/etc/codex").replace(home, "$CODEX_HOME")
+
+    return Resolved(ok=eff.ok, errors=[unmap(e) for e in eff.errors],
+                    warnings=[(w.key, unmap(w.message)) for w in eff.warnings],
+                    approval_policy=eff.approval_policy, sandbox_mode=eff.sandbox_mode,
+                    network_access=eff.network_access, permission_profile=eff.permission_profile)
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
+
+
+_WARN_RULES = {"approval_policy": ("MDM101", ("approval_policy",)),
+               "approvals_reviewer": ("MDM102", ("approvals_reviewer",)),
+               "web_search_mode": ("MDM105", ("web_search",)),
+               "web_search": ("MDM105", ("web_search",))}
+
+
+def _effective(res: Resolved, rule: str) -> str:
+    if not res.ok:
+        return "the required value (once it starts)"
+    if rule == "MDM101":
+        return f"approval_policy {res.approval_policy!r}"
+    if rule in ("MDM103", "MDM104"):
+        prof = f", profile {res.permission_profile!r}" if res.permission_profile else ""
+        return f"sandbox {res.sandbox_mode!r}{prof}"
+    return "the required value"
+
+
+def _ready(unit) -> bool:
+    fs = [unit.one(SYSTEM), unit.requirements, unit.managed]
+    return all(f is None or f.ok for f in fs)
+
+
+@unit_rule
+def fallbacks_and_refusal(unit):
+    if not _ready(unit):
+        return
+    for subject in unit.subjects():
+        if not subject.ok:
+            continue
+        res = resolve_subject(unit, subject)
+        if not res.available:
+            return
+        for wkey, message in res.warnings:
+            if "disallowed by requirements" not in message:
+                continue
+            if wkey in _WARN_RULES:
+                rule, path = _WARN_RULES[wkey]
+            elif wkey == "permission_profile":
+                if "falling back from `" in message:
+                    rule, path = "MDM104", ("default_permissions",)
+                else:
+                    rule = "MDM103"
+                    path = ("default_permissions",) if "default_permissions" in subject.data \
+                        and "sandbox_mode" not in subject.data else ("sandbox_mode",)
+            else:
+                continue
+            if path[0] not in subject.data:
+                continue  # set by another layer (system/managed): reported there by Codex itself
+            yield hit(rule, subject, path, f"`{path[0]} = {json.dumps(subject.data[path[0]])}` is "
+                      f"disallowed by requirements; Codex runs with {_effective(res, rule)} instead. "
+                      f"Codex says: {message}")
+        if not res.ok:
+            yield from _refusal(unit, subject, res)
+
+
+def _refusal(unit, subject, res: Resolved):
+    # raw rules already explain most refusals at the exact line; MDM110 covers the rest
+    from mdmtool.lint.catalog import RULES
+    explained = unit.cache.get("fatal_rules_seen", set())
+    if any(RULES[r].fatal for r in explained):
+        return
+    for err in res.errors:
+        target = subject
+        for f in (unit.requirements, unit.managed, unit.one(SYSTEM)):
+            if f is not None and f.path in err:
+                target = f
+        yield hit("MDM110", target, None, f"Codex refuses to start: {err}")
+
+
+@unit_rule
+def feature_pins(unit):
+    req = unit.requirements
+    if req is None or not req.ok:
+        return
+    pins = req.get("features") or req.get("feature_requirements")
+    if not isinstance(pins, dict):
+        return
+    for f in unit.subjects() + unit.by_role(SYSTEM):
+        feats = f.get("features")
+        if not isinstance(feats, dict):
+            continue
+        for name, pinned in pins.items():
+            if name in feats and isinstance(pinned, bool) and feats[name] != pinned \
+                    and isinstance(feats[name], (bool, dict)):
+                yield hit("MDM106", f, ("features", name),
+                          f"features.{name} = {json.dumps(feats[name])} is overridden: {req.path} pins "
+                          f"it to {json.dumps(pinned)}",
+                          fix={"op": "delete", "path": ["features", name]})
+
+
+def _domain_rules(f) -> bool:
+    return any(isinstance(t.get("domains"), dict) and t.get("domains")
+               for _, t in network_tables(f.data, f.kind))
+
+
+@unit_rule
+def network_exposure(unit):
+    if not _ready(unit):
+        return
+    req = unit.requirements
+    en = req.get("experimental_network") if req is not None and req.ok else None
+    managed_proxy = isinstance(en, dict) and en.get("enabled") is True
+    for subject in unit.subjects():
+        if not subject.ok:
+            continue
+        res = resolve_subject(unit, subject)
+        if not res.available or not res.ok:
+            continue
+        layers = [f for f in (unit.one(SYSTEM), subject, unit.managed) if f is not None and f.ok]
+        proxy = managed_proxy or any(proxy_enabled(f.data) for f in layers)
+        has_rules = any(_domain_rules(f) for f in layers) or (
+            isinstance(en, dict) and bool(en.get("domains") or en.get("allowed_domains")))
+        net_key = _network_key(subject)
+        if res.network_access and res.sandbox_mode != "danger-full-access":
+            if not proxy and not has_rules:
+                yield hit("MDM308", subject, net_key,
+                          "command network access is on and no proxy filters it: commands can reach "
+                          "any host directly")
+            elif not proxy and has_rules:
+                yield hit("MDM406", subject, net_key,
+                          "domain rules are configured but the network proxy is not started, so "
+                          "commands reach every host directly and the rules are NOT enforced")
+            if res.approval_policy == "never" and res.sandbox_mode == "workspace-write":
+                yield hit("MDM309", subject, ("approval_policy",) if "approval_policy" in subject.data
+                          else net_key,
+                          'effective approval_policy "never" + workspace-write + network on: '
+                          "commands write and reach the network without any prompt")
+            if isinstance(en, dict) and en.get("enabled") is False:
+                yield hit("MDM405", req, ("experimental_network", "enabled"),
+                          f"[experimental_network] enabled = false, yet {subject.path} turns command "
+                          "network on: traffic goes out unfiltered")
+        elif isinstance(en, dict) and (en.get("enabled") is True or en.get("domains")) \
+                and res.network_access is False:
+            yield hit("MDM405", req, ("experimental_network",),
+                      f"[experimental_network] has no effect for {subject.path}: its effective sandbox "
+                      f"({res.sandbox_mode}) keeps command network off")
+
+
+def _network_key(f) -> tuple:
+    if f.get("sandbox_workspace_write", "network_access") is True:
+        return ("sandbox_workspace_write", "network_access")
+    perms = f.get("permissions")
+    dp = f.get("default_permissions")
+    if isinstance(perms, dict) and isinstance(perms.get(dp), dict):
+        if isinstance(perms[dp].get("network"), dict):
+            return ("permissions", dp, "network", "enabled")
+    return ("sandbox_mode",) if "sandbox_mode" in f.data else ()
