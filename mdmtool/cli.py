@@ -148,6 +148,31 @@ def explain(
 #  as a thin wrapper over mdmtool.commands.<name>)
 
 
+@app.command(help="Lint Codex config, requirements and shell files against requirements and safe "
+             "practice: this machine (no PATH), files, machine trees or a fleet directory of host "
+             "trees. Rules: docs/rules.md. " + EXIT_CODES_HELP)
+def lint(
+    paths: Annotated[Optional[list[str]], typer.Argument(
+        help="Files, machine trees, or a fleet directory (<host>/etc/codex, <host>/home/<u>/.codex). "
+        "Default: this machine.")] = None,
+    requirements: Annotated[Optional[str], typer.Option(
+        "--requirements", help="requirements.toml to apply to every config checked (the admin's).")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json, sarif, junit or github.")] = "text",
+    output: Annotated[Optional[list[str]], typer.Option(
+        "--output", help="Also write FORMAT=PATH (repeatable), e.g. --output sarif=lint.sarif.")] = None,
+    jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes (default: cores).")] = None,
+    no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")] = False,
+    system_dir: SystemDirOpt = "/etc/codex", codex_home: CodexHomeOpt = None, cwd: CwdOpt = None,
+    profile: ProfileOpt = None,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.lint import run_lint
+        return run_lint(list(paths or []), requirements=requirements, fmt=fmt,
+                        outputs=list(output or []), system_dir=system_dir, codex_home=codex_home,
+                        cwd=cwd, profile=profile, jobs=jobs, progress=not no_progress)
+    _finish(body)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
