@@ -173,6 +173,61 @@ def lint(
     _finish(body)
 
 
+KindOpt = Annotated[Optional[str], typer.Option(
+    "--kind", help="Treat inputs as config, requirements or effective (default: detected).")]
+
+
+@app.command(help="Posture-aware diff: each change is widening (less safe), narrowing or neutral, "
+             "with the reason and file:line. A and B: config or requirements TOML files, "
+             "`mdmtool effective --format json` documents, or git:REV:PATH. With --effective: two "
+             "system dirs, two CODEX_HOMEs, or a file of the setup and its replacement. "
+             "Exit 1 when --fail-on matches a change; 2 on bad input.")
+def diff(
+    a: Annotated[Optional[str], typer.Argument(help="Old side (or PATH with --git).")] = None,
+    b: Annotated[Optional[str], typer.Argument(help="New side.")] = None,
+    git_range: Annotated[Optional[str], typer.Option(
+        "--git", help="REV1..REV2 (or REV1...REV2, or REV: against the work tree) for PATH.")] = None,
+    effective_: Annotated[bool, typer.Option(
+        "--effective", help="Diff the resolved policies of two setups instead of the files.")] = False,
+    vary: Annotated[Optional[str], typer.Option(
+        "--vary", help="With --effective: what A and B are: system-dir, codex-home or file "
+        "(default: detected).")] = None,
+    kind: KindOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or github.")] = "text",
+    fail_on: Annotated[Optional[list[str]], typer.Option(
+        "--fail-on", help="Exit 1 if a change is widening, narrowing, neutral or any "
+        "(repeatable or comma-separated).")] = None,
+    changes_only: Annotated[bool, typer.Option(
+        "--no-neutral", help="Hide neutral changes.")] = False,
+    system_dir: SystemDirOpt = "/etc/codex", codex_home: CodexHomeOpt = None, cwd: CwdOpt = None,
+    profile: ProfileOpt = None, overrides: OverrideOpt = None, exec_mode: ExecOpt = False,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.diff import run_diff
+        inputs = _inputs(system_dir, codex_home, cwd, profile, overrides, None, None, False, False,
+                         None, False, None, None, None, None, exec_mode)
+        return run_diff(a, b, git_range=git_range, kind=kind, fmt=fmt, fail_on=fail_on,
+                        effective=effective_, vary=vary, inputs=inputs, changes_only=changes_only)
+    _finish(body)
+
+
+@app.command(help="Walk the git history of a config or requirements file: per commit (hash, "
+             "author, date, subject) the posture change it made.")
+def history(
+    path: Annotated[str, typer.Argument(help="File inside a git work tree.")],
+    kind: KindOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    max_count: Annotated[Optional[int], typer.Option("--max-count", "-n", help="Newest N commits.")] = None,
+    rev: Annotated[str, typer.Option("--rev", help="Walk the first-parent history of REV.")] = "HEAD",
+    changes_only: Annotated[bool, typer.Option("--no-neutral", help="Hide neutral changes.")] = False,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.history import run_history
+        return run_history(path, kind=kind, fmt=fmt, max_count=max_count, rev=rev,
+                           changes_only=changes_only)
+    _finish(body)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
