@@ -227,6 +227,87 @@ def history(
                            changes_only=changes_only)
     _finish(body)
 
+@app.command(help="Prove the effective sandbox policy: build a throw-away workspace, run probes "
+             "under the real backend (bubblewrap+seccomp, Seatbelt, and `codex sandbox` when "
+             "Codex is installed) and compare each outcome with what the policy predicts. "
+             "Exit 0 only when every probe matches; 1 on a mismatch or backend disagreement.")
+def prove(
+    system_dir: SystemDirOpt = "/etc/codex", codex_home: CodexHomeOpt = None, cwd: CwdOpt = None,
+    profile: ProfileOpt = None, overrides: OverrideOpt = None, sandbox: SandboxOpt = None,
+    approval: ApprovalOpt = None, yolo: YoloOpt = False, full_auto: FullAutoOpt = False,
+    add_dir: AddDirOpt = None, search: SearchOpt = False, enable: EnableOpt = None,
+    disable: DisableOpt = None, mdm_plist: MdmOpt = None, cloud_requirements: CloudOpt = None,
+    exec_mode: ExecOpt = False,
+    fmt: Annotated[str, typer.Option("--format", help="text, json or junit.")] = "text",
+    keep: Annotated[bool, typer.Option("--keep", help="Keep the throw-away workspace.")] = False,
+    backend: Annotated[str, typer.Option(
+        "--backend", help="auto (bwrap, plus codex when found), bwrap or codex.")] = "auto",
+    codex: Annotated[Optional[str], typer.Option(
+        "--codex", help="Codex binary for the `codex sandbox` cross-check "
+        "(default: $CODEX_BIN, else codex on PATH).")] = None,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.prove import run_prove
+        inputs = _inputs(system_dir, codex_home, cwd, profile, overrides, sandbox, approval, yolo,
+                         full_auto, add_dir, search, enable, disable, mdm_plist,
+                         cloud_requirements, exec_mode)
+        return run_prove(inputs, fmt=fmt, keep=keep, backend=backend, codex=codex)
+    _finish(body)
+
+
+@app.command(help="Preflight: can this host run Codex's sandbox? Checks bubblewrap and its "
+             "version, user namespaces, the AppArmor userns restriction, setuid bwrap, seccomp, "
+             "WSL and CODEX_HOME, each failure with its remediation. Exit 1 on a problem.")
+def doctor(
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+    no_smoke: Annotated[bool, typer.Option("--no-smoke", help="Skip the test bwrap runs.")] = False,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.doctor import run_doctor
+        return run_doctor(fmt=fmt, smoke=not no_smoke)
+    _finish(body)
+
+
+@app.command(help="Merge OVERLAY over BASE with Codex's semantics (tables recurse; arrays and "
+             "scalars replace; an empty overlay table changes nothing), keeping BASE's comments, "
+             "formatting and key order. Writes stdout, or -o OUT atomically.")
+def merge(
+    base: Annotated[str, typer.Argument(help="Base TOML file (its layout is kept).")],
+    overlay: Annotated[str, typer.Argument(help="Overlay TOML file (its values win).")],
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write here (may be BASE).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the text and posture diff only.")] = False,
+    backup: Annotated[bool, typer.Option("--backup", help="Keep the replaced OUT as OUT.bak.")] = False,
+    kind: KindOpt = None,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.merge import run_merge
+        return run_merge(base, overlay, output=output, dry_run=dry_run, backup=backup, kind=kind)
+    _finish(body)
+
+
+@app.command(help="Apply autofixes to a config or requirements file: lint's fixes, deprecated "
+             "settings, values the requirements disallow (-> Codex's fallback, or --prefer). Only the "
+             "lines that need it change; the write is atomic. Exit 0 all fixed, 1 something left "
+             "(or, with --dry-run, something to fix), 2 bad input.")
+def fix(
+    file: Annotated[str, typer.Argument(help="TOML file to fix in place.")],
+    requirements: Annotated[Optional[str], typer.Option(
+        "--requirements", help="requirements.toml whose allow-lists the file must satisfy.")] = None,
+    prefer: Annotated[Optional[list[str]], typer.Option(
+        "--prefer", help="Allowed value to use instead of Codex's fallback: KEY=VALUE or VALUE "
+        "(repeatable).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff; write nothing.")] = False,
+    backup: Annotated[bool, typer.Option("--backup", help="Keep the old file as FILE.bak.")] = False,
+    no_lint: Annotated[bool, typer.Option("--no-lint", help="Only the built-in fixes.")] = False,
+    kind: KindOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.fix import run_fix
+        return run_fix(file, requirements=requirements, prefer=prefer, dry_run=dry_run,
+                       backup=backup, fmt=fmt, use_lint=not no_lint, kind=kind)
+    _finish(body)
+
 
 def main() -> None:
     """Console-script entry point."""
