@@ -186,8 +186,13 @@ def side_from_effective(doc: dict, label: str) -> Side:
     return Side(label=label, kind=EFFECTIVE, data=data, locator=_json_locator(doc, label))
 
 
-def side_from_text(text: str | None, label: str, kind: str | None = None) -> Side:
-    """Parse a document given as text (``None``: absent, an empty document)."""
+def side_from_text(text: str | None, label: str, kind: str | None = None,
+                   source_name: str | None = None) -> Side:
+    """Parse a document given as text (``None``: absent, an empty document).
+
+    ``label`` names the side in headers and errors; ``source_name`` (default: the label)
+    is the file name its positions point at.
+    """
     certain = kind is not None or kind_from_name(label) is not None
     if text is None:
         return Side(label=label, kind=kind or detect_kind(label, {}), data={}, present=False,
@@ -208,7 +213,7 @@ def side_from_text(text: str | None, label: str, kind: str | None = None) -> Sid
         return side_from_effective(doc, label)
     from mdmtool.tomlio import TomlFile, parse_toml
     data = parse_toml(text, label)
-    tf = TomlFile(path=label, text=text, data=data)
+    tf = TomlFile(path=source_name or label, text=text, data=data)
     k = kind or detect_kind(label, data)
     if k == EFFECTIVE:
         raise MdmError("an effective-policy document must be JSON", file=label)
