@@ -269,6 +269,47 @@ def doctor(
 
 
 
+@app.command(help="Merge OVERLAY over BASE with Codex's semantics (tables recurse; arrays and "
+             "scalars replace; an empty overlay table changes nothing), keeping BASE's comments, "
+             "formatting and key order. Writes stdout, or -o OUT atomically.")
+def merge(
+    base: Annotated[str, typer.Argument(help="Base TOML file (its layout is kept).")],
+    overlay: Annotated[str, typer.Argument(help="Overlay TOML file (its values win).")],
+    output: Annotated[Optional[str], typer.Option("-o", "--output", help="Write here (may be BASE).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the text and posture diff only.")] = False,
+    backup: Annotated[bool, typer.Option("--backup", help="Keep the replaced OUT as OUT.bak.")] = False,
+    kind: KindOpt = None,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.merge import run_merge
+        return run_merge(base, overlay, output=output, dry_run=dry_run, backup=backup, kind=kind)
+    _finish(body)
+
+
+@app.command(help="Apply autofixes to a config or requirements file: lint's fixes, deprecated "
+             "settings, values the requirements disallow (-> Codex's fallback, or --prefer). Only the "
+             "lines that need it change; the write is atomic. Exit 0 all fixed, 1 something left "
+             "(or, with --dry-run, something to fix), 2 bad input.")
+def fix(
+    file: Annotated[str, typer.Argument(help="TOML file to fix in place.")],
+    requirements: Annotated[Optional[str], typer.Option(
+        "--requirements", help="requirements.toml whose allow-lists the file must satisfy.")] = None,
+    prefer: Annotated[Optional[list[str]], typer.Option(
+        "--prefer", help="Allowed value to use instead of Codex's fallback: KEY=VALUE or VALUE "
+        "(repeatable).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show the diff; write nothing.")] = False,
+    backup: Annotated[bool, typer.Option("--backup", help="Keep the old file as FILE.bak.")] = False,
+    no_lint: Annotated[bool, typer.Option("--no-lint", help="Only the built-in fixes.")] = False,
+    kind: KindOpt = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.fix import run_fix
+        return run_fix(file, requirements=requirements, prefer=prefer, dry_run=dry_run,
+                       backup=backup, fmt=fmt, use_lint=not no_lint, kind=kind)
+    _finish(body)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
