@@ -20,6 +20,7 @@ danger-full-access runs the command with no sandbox, as Codex does.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import subprocess
@@ -48,6 +49,7 @@ def find_bwrap(cwd: str | None = None) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=8)
 def bwrap_version(path: str) -> str | None:
     try:
         out = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=10)

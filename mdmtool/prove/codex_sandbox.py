@@ -10,6 +10,7 @@ can leave the machine.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -33,6 +34,7 @@ def find_codex(explicit: str | None = None) -> str | None:
     return locate(version=CODEX_VERSION) or locate()
 
 
+@functools.lru_cache(maxsize=8)
 def codex_version(codex: str) -> str | None:
     try:
         r = subprocess.run([codex, "--version"], capture_output=True, text=True, timeout=30,

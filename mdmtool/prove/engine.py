@@ -178,9 +178,14 @@ def disagreements(runs: list[BackendRun]) -> list[dict]:
 
 
 def prove(spec: SandboxSpec, backends: tuple[str, ...] = ("auto",), keep: bool = False,
-          codex: str | None = None, home: str | None = None, **bwrap_kw) -> ProveResult:
-    """Prove ``spec`` on this machine. ``backends``: auto, bwrap, codex, seatbelt."""
-    plat = sys.platform
+          codex: str | None = None, home: str | None = None, platform: str | None = None,
+          **bwrap_kw) -> ProveResult:
+    """Prove ``spec`` on this machine. ``backends``: auto, bwrap, codex, seatbelt.
+
+    ``platform`` defaults to ``sys.platform``; Windows gives a distinct "unsupported"
+    result (exit 0), not a failure.
+    """
+    plat = platform or sys.platform
     if plat.startswith("win") or plat == "cygwin":
         return ProveResult(plat, "unsupported", message=(
             "Windows sandboxes (elevated/unelevated/MXC) cannot be probed by mdmtool yet; "

@@ -87,10 +87,14 @@ class Layout:
     tmpdir: str | None = None
     proxy: NetworkPolicy | None = None
     notes: list[str] = field(default_factory=list)
+    _protected: tuple | None = field(default=None, repr=False, compare=False)
 
     # ------------------------------------------------------------------ predictions
     def protected_paths(self) -> list[str]:
         """Read-only carve-outs: NAME under every writable root, plus a gitdir target."""
+        key = tuple(self.writable_roots)
+        if self._protected is not None and self._protected[0] == key:
+            return self._protected[1]
         out: list[str] = []
         for root in self.writable_roots:
             for name in PROTECTED_NAMES:
@@ -99,7 +103,8 @@ class Layout:
                 target = gitdir_target(p) if name == ".git" else None
                 if target:
                     out.append(target)
-        return list(dict.fromkeys(out))
+        self._protected = (key, list(dict.fromkeys(out)))
+        return self._protected[1]
 
     def denied_by_glob(self, path: str) -> str | None:
         for g in self.deny_globs:
