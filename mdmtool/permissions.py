@@ -120,8 +120,6 @@ class PermissionProfiles:
             choice = SandboxChoice(BUILTINS[name], name, explicit, origin)
             if name == ":danger-full-access":
                 choice.network_access = True
-            elif name == ":workspace" and not explicit:
-                self._apply_workspace_write_table(choice, network=False)
             return choice
         if name not in self.defined:
             if name.startswith(":"):

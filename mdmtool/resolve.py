@@ -232,12 +232,12 @@ def _unknown_key_warnings(r: Resolution) -> None:
         for key in unknown_keys(src.data, "requirements"):
             lines.append(line(f"requirements ({src.file})", key))
     for layer in r.disc.layers:
-        if not layer.enabled:
+        if not layer.enabled:  # a disabled project's keys are not reported
             continue
-        label = layer.kind if layer.kind != "session-flags" else "session flags"
-        where = f" ({layer.file})" if layer.file else ""
+        label = f"{layer.kind} ({layer.file})" if layer.file else layer.kind
         for key in unknown_keys(layer.data, "config"):
-            lines.append(line(f"{label}{where}", key))
+            lines.append(line(label, key))
+    lines.sort()  # Codex sorts the lines as plain strings
     if lines:
         n = len(lines)
         noun = "setting" if n == 1 else "settings"
@@ -358,6 +358,9 @@ def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxCh
     if r.disc.trust in ("trusted", "untrusted"):
         origin = Origin("trust-default", r.disc.trust_file,
                         detail=f"project {r.disc.trust_key} is {r.disc.trust}")
+        if isinstance(r.merged.get("sandbox_workspace_write"), dict):
+            # any [sandbox_workspace_write] table selects the legacy workspace-write path
+            return profiles.legacy("workspace-write", explicit=False, origin=origin)
         return profiles.named(":workspace", explicit=False, origin=origin)
     return profiles.named(":read-only", explicit=False,
                           origin=Origin("codex-default", detail="project is not trusted"))

@@ -142,9 +142,12 @@ class _Scanner:
         elif c == "{":
             self.advance()
             self.brace_depth += 1
+            last_comma = None
             while True:
                 self.skip_ws(newlines=True)
                 if self.peek() == "}":
+                    if last_comma is not None:  # TOML 1.1 trailing comma
+                        self.fold.append(last_comma)
                     self.advance()
                     break
                 if not self.peek():
@@ -159,7 +162,9 @@ class _Scanner:
                 self.skip_ws()
                 self.read_value(path + tuple(keys))
                 self.skip_ws(newlines=True)
+                last_comma = None
                 if self.peek() == ",":
+                    last_comma = self.i
                     self.advance()
             self.brace_depth -= 1
         else:
