@@ -9,11 +9,16 @@ finding needs them.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from mdmtool.errors import MdmError
 from mdmtool.model import Finding, Source
+
+#: sha -> (parsed data, key positions or None); shared, read-only
+_PARSED: dict[str, tuple] = {}
+_PARSED_MAX = 8192
 
 # roles
 SYSTEM, USER, PROFILE, PROJECT, STANDALONE = "system", "user", "profile", "project", "standalone"
@@ -53,14 +58,35 @@ class LintFile:
 
     @property
     def toml(self):
-        """The :class:`mdmtool.tomlio.TomlFile`, or ``None`` when the file is broken."""
+        """The :class:`mdmtool.tomlio.TomlFile`, or ``None`` when the file is broken.
+
+        Parsed data and key positions are shared by every file with the same content
+        (fleets repeat files), so each distinct text is parsed and scanned once.
+        """
         if self._toml is None and self.error is None and self.role != SHELL:
             from mdmtool.tomlio import TomlFile, parse_toml
+            cached = _PARSED.get(self.sha)
+            if cached is not None:
+                self._toml = TomlFile(self.path, self.text, cached[0], _positions=cached[1])
+                return self._toml
             try:
-                self._toml = TomlFile(self.path, self.text, parse_toml(self.text, self.path))
+                data = parse_toml(self.text, self.path)
             except MdmError as exc:
                 self.error = exc
+                return None
+            self._toml = TomlFile(self.path, self.text, data)
+            if len(_PARSED) >= _PARSED_MAX:
+                _PARSED.clear()
+            _PARSED[self.sha] = (data, None)
         return self._toml
+
+    def _positions(self) -> dict:
+        t = self.toml
+        pos = t.positions()
+        data, cached = _PARSED.get(self.sha, (t.data, None))
+        if cached is None:
+            _PARSED[self.sha] = (data, pos)
+        return pos
 
     @property
     def data(self) -> dict:
@@ -76,6 +102,10 @@ class LintFile:
         if t is None:
             return Source(self.path)
         kp = tuple(keypath)
+        quick = _quick_locate(self.text, kp)
+        if quick is not None:
+            return Source(self.path, quick[0], quick[1])
+        self._positions()
         if kp and not t.has_position(kp):
             # implicit table ([a.b.c] defines a.b): point at its first written descendant
             hits = [pos for path, pos in t.positions().items()
@@ -92,6 +122,32 @@ class LintFile:
                 return default
             cur = cur[k]
         return cur
+
+
+_BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _quick_locate(text: str, kp: tuple) -> tuple[int, int] | None:
+    """line:col of a simple key without scanning the file: a bare key directly below a
+    ``[bare.header]`` (or at the top). ``None`` = use the full scanner."""
+    if not kp or len(kp) > 3 or not all(isinstance(k, str) and _BARE_KEY.match(k) for k in kp):
+        return None
+    table, key = kp[:-1], kp[-1]
+    lines = text.split("\n")
+    in_table = not table
+    header = "[" + ".".join(table) + "]" if table else None
+    for i, raw in enumerate(lines):
+        s = raw.strip()
+        if s.startswith("["):
+            if in_table and not table:
+                return None  # top-level key not found before the first header
+            in_table = s.split("#", 1)[0].strip().replace(" ", "") == header
+            continue
+        if in_table and (s.startswith(key + " ") or s.startswith(key + "=")):
+            rest = s[len(key):].lstrip()
+            if rest.startswith("="):
+                return i + 1, len(raw) - len(raw.lstrip()) + 1
+    return None
 
 
 @dataclass

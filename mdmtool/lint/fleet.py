@@ -101,6 +101,16 @@ def lint_spec(spec: tuple, today: _dt.date) -> UnitResult:
     if kind == "tree":
         _, root, name, display_root = spec
         unit = discover.tree_unit(root, name, display_root)
+        # hosts whose trees hold the same files (roles, contents; paths may differ, e.g.
+        # user names) share results; project layers make the paths matter (trust lookup)
+        paths = [f.path for f in unit.files]
+        sig = (tuple((f.role, f.sha, f.error is None,
+                      os.path.relpath(f.path, display_root) if f.role == "project" else None)
+                     for f in unit.files), _REQ["path"])
+        hit_ = _UNIT_MEMO.get(sig)
+        if hit_ is not None:
+            old_paths, findings = hit_
+            return UnitResult(unit.name, paths, _rebase_paths(findings, old_paths, paths))
     elif kind == "files":
         unit = discover.file_unit(list(spec[1]))
     elif kind == "machine":
@@ -117,7 +127,32 @@ def lint_spec(spec: tuple, today: _dt.date) -> UnitResult:
     skip = _REQ["path"]
     if skip:  # the override's own findings are reported once, by its own unit
         findings = [f for f in findings if f.source.file != skip or f.rule in _CROSS_RULES]
+    if kind == "tree":
+        if len(_UNIT_MEMO) >= _UNIT_MEMO_MAX:
+            _UNIT_MEMO.clear()
+        _UNIT_MEMO[sig] = (paths, findings)
     return UnitResult(unit.name, [f.path for f in unit.files], findings)
+
+
+_UNIT_MEMO: dict = {}
+_UNIT_MEMO_MAX = 2048
+
+
+def _rebase_paths(findings: list[Finding], old: list[str], new: list[str]) -> list[Finding]:
+    """Findings of one host re-pointed at the matching files of an equivalent host."""
+    from dataclasses import replace
+    mapping = {o: n for o, n in zip(old, new) if o != n}
+    if not mapping:
+        return list(findings)
+    out = []
+    for f in findings:
+        file = mapping.get(f.source.file, f.source.file)
+        msg = f.message
+        for o, n in mapping.items():
+            if o in msg:
+                msg = msg.replace(o, n)
+        out.append(replace(f, source=replace(f.source, file=file), message=msg))
+    return out
 
 
 #: rules that report on the requirements file but depend on the host's other files

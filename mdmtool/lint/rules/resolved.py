@@ -86,17 +86,19 @@ def _run_resolver(unit, subject, key: str) -> Resolved:
         from mdmtool.resolve import resolve
     except ImportError:  # pragma: no cover - resolver room missing
         return Resolved(ok=True, available=False)
-    base = os.path.join(_scratch(), key)
+    base = os.path.join(_scratch(), f"w{os.getpid()}")
     sysd, home, cwd = (os.path.join(base, n) for n in ("etc-codex", "codex-home", "cwd"))
     for d in (sysd, home, cwd):
         os.makedirs(d, exist_ok=True)
     names: dict[str, str] = {}
     for f, name in ((unit.one(SYSTEM), "config.toml"), (unit.requirements, "requirements.toml"),
                     (unit.managed, "managed_config.toml")):
+        p = os.path.join(sysd, name)
         if f is not None:
-            p = os.path.join(sysd, name)
             _write(p, f.text)
             names[p] = f.path
+        elif os.path.exists(p):
+            os.unlink(p)
     p = os.path.join(home, "config.toml")
     _write(p, subject.text)
     names[p] = subject.path
@@ -107,8 +109,6 @@ def _run_resolver(unit, subject, key: str) -> Resolved:
         for tmp, shown in names.items():
             msg = msg.replace(tmp, shown)
         return Resolved(ok=False, errors=[msg])
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
 
     def unmap(text: str) -> str:
         for tmp, shown in names.items():
