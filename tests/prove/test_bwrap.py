@@ -128,3 +128,38 @@ def test_find_bwrap_skips_workspace_copy(case_root, monkeypatch):
     monkeypatch.setenv("PATH", case_root + os.pathsep + os.environ.get("PATH", ""))
     found = bw.find_bwrap(case_root)
     assert found != fake
+
+
+RECORDED = {  # oracle policy -> (spec kwargs, its probe -> our probe)
+    "codex sandbox -P :read-only": dict(mode="read-only"),
+    "codex sandbox -P :workspace": dict(mode="workspace-write"),
+    "codex sandbox -c sandbox_mode=workspace-write -c sandbox_workspace_write.network_access=true":
+        dict(mode="workspace-write", network_access=True),
+    "codex sandbox -P locked (filesystem \"none\" entries)":
+        dict(mode="workspace-write", fs_entries=[FsEntry("deny", path="/srv/secret"),
+                                                 FsEntry("deny", path=":workspace_roots/private")]),
+    "codex sandbox -c sandbox_mode=danger-full-access": dict(mode="danger-full-access",
+                                                            network_access=True),
+}
+PROBE_MAP = {"write_workspace": "fs.write.workspace", "write_outside": "fs.write.sibling",
+             "write_dot_git": "fs.write.protected[.git]", "write_tmp": "fs.write.slash_tmp",
+             "net_loopback_host": "net.loopback"}
+
+
+@pytest.mark.bwrap
+@pytest.mark.parametrize("policy", sorted(RECORDED))
+def test_observations_equal_recorded_codex(bwrap_ok, policy):
+    """Our bwrap backend observes what real Codex 0.169 observed for the same policy."""
+    from mdmtool.prove.engine import prove
+    result = prove(SandboxSpec(cwd="/home/alice/ws", **RECORDED[policy]), backends=("bwrap",))
+    ours = {o.probe.id: o for o in result.runs[0].outcomes}
+    with open(FIXTURE, encoding="utf-8") as fh:
+        theirs = next(e for e in json.load(fh) if e["policy"] == policy)["probes"]
+    for their_id, our_id in PROBE_MAP.items():
+        assert ours[our_id].observed == theirs[their_id].split()[0], (their_id, ours[our_id].detail)
+        if "Operation not permitted" in theirs[their_id]:
+            assert "EPERM" in ours[our_id].detail                  # same mechanism: seccomp
+    denied_reads = [o.observed for k, o in ours.items() if k.startswith("fs.read.deny")]
+    expected = theirs["read_denied_path"].split()[0]
+    assert all(v == expected for v in denied_reads) and (denied_reads or expected == "allowed")
+    assert result.result == "pass"

@@ -79,3 +79,60 @@ def test_profile_toml_for_proxy_and_argv():
     assert cx.codex_argv("codex", danger)[3] == ":danger-full-access"
     rules = cx.rules_network(lay.proxy)
     assert rules.allow_local_binding and not lay.proxy.allow_local_binding
+
+
+def _inputs(case_root, config: str):
+    import os
+    from mdmtool.model import ResolveInputs
+    home, proj, etc = (os.path.join(case_root, d) for d in ("home", "proj", "etc"))
+    for d in (home, os.path.join(proj, ".git"), etc):
+        os.makedirs(d)
+    with open(os.path.join(home, "config.toml"), "w") as fh:
+        fh.write(config + f'\n[projects."{proj}"]\ntrust_level = "trusted"\n')
+    return ResolveInputs(system_dir=etc, codex_home=home, cwd=proj)
+
+
+PROXY_CONFIG = '''default_permissions = "netp"
+[features]
+network_proxy = true
+[permissions.netp]
+extends = ":workspace"
+[permissions.netp.network]
+enabled = true
+[permissions.netp.network.domains]
+"pkg.example" = "allow"
+"*.cdn.example" = "allow"
+"bad.cdn.example" = "deny"
+'''
+
+
+def test_resolved_spec_marks_the_proxy_and_read_only_base(case_root):
+    from mdmtool.commands.prove import sandbox_spec
+    from mdmtool.resolve import resolve
+    spec = sandbox_spec(resolve(_inputs(case_root, PROXY_CONFIG)))
+    assert spec.network_access and spec.network.proxy_active
+    assert spec.network.domains["bad.cdn.example"] == "deny"
+
+
+def test_read_only_extending_profile_gets_its_base(tmp_path):
+    from mdmtool.commands.prove import sandbox_spec
+    from mdmtool.resolve import resolve
+    root = str(tmp_path)
+    spec = sandbox_spec(resolve(_inputs(root, f'default_permissions = "ro"\n[permissions.ro]\n'
+                                        f'extends = ":read-only"\n[permissions.ro.filesystem]\n'
+                                        f'"{root}/out" = "write"\n')))
+    lay = from_spec(spec, tmpdir="/w/tmpdir")
+    assert lay.writable_roots == [f"{root}/out"]                # no workspace, no /tmp
+
+
+@pytest.mark.codex
+def test_command_proves_a_resolved_proxy_policy(codex_bin, case_root, capsys):
+    import json
+    from mdmtool.commands.prove import run_prove
+    rc = run_prove(_inputs(case_root, PROXY_CONFIG), fmt="json", codex=codex_bin)
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 0 and doc["result"] == "pass", doc
+    codex = {p["id"]: p for p in doc["runs"][1]["probes"]}
+    assert codex["proxy.host[bad.cdn.example]"]["detail"].endswith("blocked-by-denylist")
+    assert codex["proxy.host[a.b.cdn.example]"]["observed"] == "allowed"
+    assert codex["proxy.host[pkg.example]"]["observed"] == "allowed"
