@@ -287,6 +287,8 @@ def _units_for(kind: str, old: dict, new: dict, target: tuple, out: dict) -> Non
 
 
 def _deep_paths(old: dict, new: dict) -> list[tuple]:
+    if _same(old, new):
+        return []  # identical: spare the deepdiff import (numpy, pydantic: ~0.3 s)
     from deepdiff import DeepDiff
     dd = DeepDiff(old, new, view="tree", verbose_level=2)
     paths = []

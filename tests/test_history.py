@@ -79,6 +79,19 @@ def test_git_range_and_worktree(repo, capsys):
     assert "WIDENING   web_search" in out
 
 
+def test_three_dot_range_uses_the_merge_base(repo, capsys):
+    r, (c1, _c2, _c4) = repo
+    r.git.checkout("-q", "-b", "feature", c1.hexsha)
+    _commit(r, {"codex/config.toml": '# fleet config\napproval_policy = "never"\n'
+                'sandbox_mode = "read-only"\n'}, "Feature: never ask")
+    r.git.checkout("-q", "master" if "master" in r.heads else "main")
+    # master...feature = what feature changed since it forked (c1), not master's own edits
+    assert run_diff("codex/config.toml", None, git_range="HEAD...feature", fmt="json") == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [c["key"] for c in out["changes"]] == ["approval_policy"]
+    assert out["changes"][0]["classification"] == "widening"
+
+
 def test_git_range_from_a_subdirectory(repo, capsys, monkeypatch):
     r, _ = repo
     monkeypatch.chdir(os.path.join(r.working_tree_dir, "codex"))
