@@ -39,6 +39,9 @@ def render_text(result: ProveResult) -> str:
     where = result.workspace + (" (kept)" if result.kept else " (removed)") if result.workspace else "-"
     lines.append(f"mdmtool prove: {_describe(result)}")
     lines.append(f"workspace: {where}")
+    if result.runs:
+        lines.append("backends: " + ", ".join(f"{r.name} {r.version or '?'}" if r.version or
+                                              r.argv else f"{r.name} (no sandbox)" for r in result.runs))
     names = [r.name for r in result.runs]
     by_run = [{o.probe.id: o for o in r.outcomes} for r in result.runs]
     rows = [["PROBE", "EXPECTED", *[n.upper() for n in names], "RESULT"]]
