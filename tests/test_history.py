@@ -167,3 +167,28 @@ def test_history_of_untracked_file_is_an_input_error(repo):
         fh.write("")
     with pytest.raises(MdmError, match="no commit"):
         posture_history("new.toml")
+
+
+def test_effective_across_a_revision_range(repo, capsys):
+    """The resolved policy of this setup with requirements.toml at REV1 vs REV2."""
+    from mdmtool.model import ResolveInputs
+    r, _ = repo
+    root = r.working_tree_dir
+    home = os.path.join(root, "home")
+    os.makedirs(home)
+    proj = os.path.join(root, "proj")
+    os.makedirs(proj)
+    with open(os.path.join(home, "config.toml"), "w") as fh:
+        fh.write(f'approval_policy = "never"\n[projects."{proj}"]\ntrust_level = "trusted"\n')
+    _commit(r, {"codex/requirements.toml": 'allowed_approval_policies = ["on-request"]\n'}, "Req")
+    _commit(r, {"codex/requirements.toml": 'allowed_approval_policies = ["on-request", "never"]\n'},
+            "Allow never")
+    inputs = ResolveInputs(system_dir=os.path.join(root, "codex"), codex_home=home, cwd=proj)
+    rc = run_diff("codex/requirements.toml", None, git_range="HEAD~1..HEAD", effective=True,
+                  inputs=inputs, fmt="json", fail_on=["widening"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 1
+    keys = {c["key"]: c for c in out["changes"]}
+    assert (keys["approval_policy"]["old"], keys["approval_policy"]["new"]) == ("on-request", "never")
+    assert out["a"]["label"] == "setup with HEAD~1:codex/requirements.toml"
+    assert "mdmtool-diff-" not in json.dumps(out)

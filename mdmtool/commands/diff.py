@@ -116,10 +116,9 @@ def effective_sides(a: str | None, b: str | None, *, git_range: str | None, vary
     if git_range:
         if not a or b:
             raise UsageError("--effective --git REV1..REV2 takes exactly one PATH")
-        _, _, (old, new) = git_range_sides(git_range, a, None)
-        left, right = git_range.split("..")[0] or "HEAD", (git_range.split("..")[-1] or "work tree")
-        return (_resolve_with_file(inputs, a, old, f"setup with {a} at {left}"),
-                _resolve_with_file(inputs, a, new, f"setup with {a} at {right}"))
+        side_a, side_b, (old, new) = git_range_sides(git_range, a, None)
+        return (_resolve_with_file(inputs, a, old, f"setup with {side_a.label}"),
+                _resolve_with_file(inputs, a, new, f"setup with {side_b.label}"))
     if not a or not b:
         raise UsageError("--effective needs A and B: two system dirs, two CODEX_HOMEs, "
                          "or a file of the setup and its replacement")
