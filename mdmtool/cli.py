@@ -309,6 +309,132 @@ def fix(
                        backup=backup, fmt=fmt, use_lint=not no_lint, kind=kind)
     _finish(body)
 
+# ----------------------------------------------------------------------------- mdm, fleet, init
+
+mdm_app = typer.Typer(name="mdm", help="macOS configuration profiles (com.openai.codex) for Codex.",
+                      no_args_is_help=True)
+app.add_typer(mdm_app, name="mdm")
+
+
+@mdm_app.command("build", help="Validate requirements / managed config TOML and write a "
+                 ".mobileconfig carrying them as requirements_toml_base64 / config_toml_base64. "
+                 + EXIT_CODES_HELP)
+def mdm_build(
+    output: Annotated[str, typer.Option("-o", "--output", help="Profile to write ('-' = stdout).")],
+    requirements: Annotated[Optional[str], typer.Option("--requirements", help="requirements.toml.")] = None,
+    managed_config: Annotated[Optional[str], typer.Option(
+        "--managed-config", help="managed_config.toml (delivered as config_toml_base64).")] = None,
+    display_name: Annotated[str, typer.Option("--display-name", help="PayloadDisplayName.")] = "Codex CLI policy",
+    organization: Annotated[Optional[str], typer.Option("--organization", help="PayloadOrganization.")] = None,
+    identifier: Annotated[str, typer.Option(
+        "--identifier", help="Profile PayloadIdentifier (keep it stable so updates replace the profile).")
+    ] = "com.openai.codex.managed",
+    profile_uuid: Annotated[Optional[str], typer.Option(
+        "--uuid", help="Profile PayloadUUID (default: uuid5 of the content).")] = None,
+    payload_uuid: Annotated[Optional[str], typer.Option(
+        "--payload-uuid", help="Inner payload PayloadUUID (default: derived).")] = None,
+    description: Annotated[Optional[str], typer.Option("--description", help="PayloadDescription.")] = None,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.mdm import run_build
+        return run_build(requirements, managed_config, output, display_name=display_name,
+                         organization=organization, identifier=identifier,
+                         profile_uuid=profile_uuid, payload_uuid=payload_uuid, description=description)
+    _finish(body)
+
+
+@mdm_app.command("read", help="Decode and validate the Codex keys of a .mobileconfig (signed or "
+                 "not), a .plist (XML or binary) or `defaults export com.openai.codex -` output. "
+                 + EXIT_CODES_HELP)
+def mdm_read(
+    file: Annotated[str, typer.Argument(help="Profile or preferences plist.")],
+    fmt: Annotated[str, typer.Option("--format", help="text, json, sarif, junit or github.")] = "text",
+    extract: Annotated[Optional[str], typer.Option(
+        "--extract", help="Also write requirements.toml / managed_config.toml into this directory.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Let --extract replace existing files.")] = False,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.mdm import run_read
+        return run_read(file, fmt=fmt, extract=extract, force=force)
+    _finish(body)
+
+
+@mdm_app.command("jamf-ea", help="Print a Jamf Pro extension attribute script (POSIX sh) that runs "
+                 "`mdmtool effective` and reports <result>posture summary</result>.")
+def mdm_jamf_ea(
+    keep: Annotated[Optional[str], typer.Option(
+        "--keep", help="Path where the script keeps the full JSON document for `fleet report`.")] = None,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.mdm import run_jamf_ea
+        return run_jamf_ea(keep)
+    _finish(body)
+
+
+fleet_app = typer.Typer(name="fleet", help="Fleet views over collected `mdmtool effective` documents.",
+                        no_args_is_help=True)
+app.add_typer(fleet_app, name="fleet")
+
+
+@fleet_app.command("report", help="Summarise collected effective documents (a directory of JSON "
+                   "files or a JSON-lines file): postures, fallbacks, refusals, sandbox backends.")
+def fleet_report(
+    source: Annotated[str, typer.Argument(help="Directory of *.json documents, or a .jsonl file ('-' = stdin).")],
+    fmt: Annotated[str, typer.Option("--format", help="text, json or csv.")] = "text",
+    csv_path: Annotated[Optional[str], typer.Option("--csv", help="Also write one CSV row per host here.")] = None,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.fleet import run_report
+        return run_report(source, fmt=fmt, csv_path=csv_path)
+    _finish(body)
+
+
+@fleet_app.command("impact", help="Before a rollout: predict for every host how its effective policy "
+                   "changes under NEW requirements. Exit 1 with --fail-on when a host would be hit.")
+def fleet_impact(
+    source: Annotated[str, typer.Argument(help="Directory of *.json documents, or a .jsonl file ('-' = stdin).")],
+    requirements: Annotated[str, typer.Option("--requirements", help="The new requirements.toml.")],
+    channel: Annotated[str, typer.Option(
+        "--channel", help="Where the new file goes: system (requirements.toml), mdm or cloud.")] = "system",
+    fmt: Annotated[str, typer.Option("--format", help="text, json or csv.")] = "text",
+    csv_path: Annotated[Optional[str], typer.Option("--csv", help="Also write one CSV row per host here.")] = None,
+    fail_on: Annotated[Optional[list[str]], typer.Option(
+        "--fail-on", help="refuse, fallback or change: exit 1 if any host would (repeatable).")] = None,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.fleet import run_impact
+        return run_impact(source, requirements, channel=channel, fmt=fmt, csv_path=csv_path,
+                          fail_on=list(fail_on or []))
+    _finish(body)
+
+
+@fleet_app.command("summary", help="One-line posture summary of one effective document (used by "
+                   "the Jamf extension attribute).")
+def fleet_summary(
+    file: Annotated[str, typer.Argument(help="An `mdmtool effective --format json` document ('-' = stdin).")],
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.fleet import run_summary
+        return run_summary(file)
+    _finish(body)
+
+
+@app.command(help="Write a posture template (strict, balanced or open): requirements.toml, "
+             "managed_config.toml, an example project .codex/config.toml and a README. " + EXIT_CODES_HELP)
+def init(
+    posture: Annotated[str, typer.Option("--posture", help="strict, balanced or open.")],
+    output: Annotated[str, typer.Option("-o", "--output", help="Directory to write into.")],
+    force: Annotated[bool, typer.Option("--force", help="Replace existing files.")] = False,
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.init import run_init
+        return run_init(posture, output, force=force)
+    _finish(body)
+
+
+KindOpt = Annotated[Optional[str], typer.Option(
+    "--kind", help="Treat inputs as config, requirements or effective (default: detected).")]
+
 
 def main() -> None:
     """Console-script entry point."""
