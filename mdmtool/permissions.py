@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 
 BUILTINS = {":read-only": "read-only", ":workspace": "workspace-write",
             ":danger-full-access": "danger-full-access"}
+#: The filesystem entries a custom profile inherits from the built-in it extends.
+BASE_ENTRIES = {
+    ":read-only": [FsEntry("read", special=":root")],
+    ":workspace": [FsEntry("read", special=":root"), FsEntry("write", special=":workspace_roots"),
+                   FsEntry("write", special=":slash_tmp"), FsEntry("write", special=":tmpdir")],
+}
 SPECIALS = (":root", ":minimal", ":workspace_roots", ":project_roots", ":cwd", ":tmpdir", ":slash_tmp")
 LEGACY_TO_BUILTIN = {"read-only": ":read-only", "workspace-write": ":workspace",
                      "danger-full-access": ":danger-full-access"}
@@ -136,8 +142,15 @@ class PermissionProfiles:
                                extends=self.defined[name].get("extends"))
         net = body.get("network") if isinstance(body.get("network"), dict) else {}
         choice.network_access = bool(net.get("enabled", False))
-        choice.fs_entries = _fs_entries(body.get("filesystem"))
+        choice.fs_entries = BASE_ENTRIES.get(base, []) + _fs_entries(body.get("filesystem"))
         choice.network = _network_policy(net)
+        writes = [e for e in choice.fs_entries if e.access == "write"]
+        choice.exclude_slash_tmp = not any(e.special == ":slash_tmp" for e in writes)
+        choice.exclude_tmpdir_env_var = not any(e.special == ":tmpdir" for e in writes)
+        roots = body.get("workspace_roots") if isinstance(body.get("workspace_roots"), dict) else {}
+        choice.writable_roots = [os.path.expanduser(p) for p, on in roots.items() if on is True]
+        choice.writable_roots += [e.path for e in writes if e.path and os.path.isabs(e.path)
+                                  and e.path not in choice.writable_roots]
         if choice.mode == "danger-full-access":
             choice.network_access = True
         return choice
@@ -221,7 +234,7 @@ def _fs_entries(fs: Any, scope: str | None = None) -> list[FsEntry]:
         if scope:
             target = f"{scope}/{key}" if key != "." else scope
         else:
-            target = key
+            target = os.path.expanduser(key) if key.startswith("~") else key
         if any(ch in key for ch in "*?["):
             out.append(FsEntry(access, glob=target))
         elif target.startswith(":") and "/" not in target:

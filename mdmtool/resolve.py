@@ -110,6 +110,8 @@ def resolve(inputs: ResolveInputs) -> EffectivePolicy:
     policy.workspace_roots = [disc.cwd] + [p for p in sandbox.writable_roots if p != disc.cwd] + \
         [os.path.abspath(d) for d in r.inputs.add_dirs]
     policy.origins = r.origins
+    if sandbox.network is not None:
+        sandbox.network.proxy_active = _proxy_active(r, features)
     policy.sandbox = SandboxSpec(
         mode=sandbox.mode, cwd=disc.cwd,
         writable_roots=list(sandbox.writable_roots) + [os.path.abspath(d) for d in r.inputs.add_dirs],
@@ -145,6 +147,8 @@ def _check_config_fatal(r: Resolution) -> None:
                         "\n[possible values: read-only, workspace-write, danger-full-access]")
     for layer in r.enabled:
         _check_layer_values(r, layer)
+        _check_layer_types(r, layer)
+    _check_requirement_types(r)
     if r.merged.get("approval_policy") == "untrusted":
         r.errors.append('approval_policy = "untrusted" is no longer supported; remove this setting')
 
@@ -182,6 +186,41 @@ def _check_layer_values(r: Resolution, layer: ConfigLayer) -> None:
     if isinstance(swp, dict) and "filters" in swp and ("exclude" in swp or "include_only" in swp):
         r.errors.append(f"{_where(layer, ('shell_environment_policy',))}shell_environment_policy "
                         "cannot combine `filters` with legacy `exclude`/`include_only` in one layer")
+
+
+#: Keys whose errors are reported with Codex's own wording by the checks above.
+_HAND_CHECKED_CONFIG = {"approval_policy", "approvals_reviewer", "sandbox_mode", "web_search",
+                        "shell_environment_policy", "permissions", "default_permissions"}
+_HAND_CHECKED_REQUIREMENTS = {"allowed_approval_policies", "allowed_approvals_reviewers",
+                              "allowed_sandbox_modes", "allowed_web_search_modes", "enforce_residency",
+                              "rules", "experimental_network", "allowed_permission_profiles",
+                              "default_permissions", "remote_sandbox_config"}
+
+
+def _check_layer_types(r: Resolution, layer: ConfigLayer) -> None:
+    """Wrong types and values of known keys: Codex fails to load the layer (schema-driven)."""
+    from mdmtool.schemas import type_errors
+    from mdmtool.tomlio import TomlFile
+    tf = layer.toml
+    if tf is None:  # -c / --enable: validate the values as a TOML document of their own
+        import json
+        tf = TomlFile(path="-c", text=json.dumps(layer.data, sort_keys=True, default=str), data=layer.data)
+    for f in type_errors(tf, "config"):
+        if (f.key or "").split(".")[0] in _HAND_CHECKED_CONFIG:
+            continue
+        where = f"{f.source}: " if layer.toml is not None else ""
+        r.errors.append(f"{where}{f.message}")
+
+
+def _check_requirement_types(r: Resolution) -> None:
+    from mdmtool.schemas import type_errors
+    for src in r.req.sources:
+        if src.toml is None or src.tag == "managed-config":
+            continue
+        for f in type_errors(src.toml, "requirements"):
+            if (f.key or "").split(".")[0] in _HAND_CHECKED_REQUIREMENTS:
+                continue
+            r.errors.append(f"failed to parse requirements layer {src.file}: {f.message}")
 
 
 def _check_granular(r: Resolution, layer: ConfigLayer, value: dict) -> None:
@@ -484,6 +523,12 @@ def _features(r: Resolution) -> tuple[dict[str, bool], dict[str, bool]]:
                 r.origins[f"features.{name}"] = r.requirement_origin("features", "requirement")
     non_default = {k: v for k, v in effective.items() if defaults.get(k) != v}
     return effective, non_default
+
+
+def _proxy_active(r: Resolution, features: dict[str, bool]) -> bool:
+    """The managed network proxy runs when the feature is on or requirements enable it."""
+    net = r.req.get("experimental_network")
+    return bool(features.get("network_proxy")) or (isinstance(net, dict) and net.get("enabled") is True)
 
 
 def resolve_or_raise(inputs: ResolveInputs) -> EffectivePolicy:

@@ -263,3 +263,37 @@ def _json_type(v: Any) -> str:
 def _short(v: Any) -> str:
     text = json.dumps(v, default=str)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+# ----------------------------------------------------------------------------- strictness
+
+def type_errors(tf: TomlFile, kind: str) -> list[Finding]:
+    """Type and value errors Codex refuses a file for (unknown keys excluded).
+
+    The resolver calls this for every layer; results for error-free content are cached
+    on disk by content hash (see :mod:`mdmtool.cache`), so repeat runs skip jsonschema.
+    """
+    from mdmtool import cache
+
+    skind = _schema_kind(kind)
+    if not load_schema(skind):
+        return []
+    key = cache.key("strict", skind, schema_digest(skind), tf.text)
+    if cache.get(key) == "ok":
+        return []
+    data = to_json_compatible(tf.data)
+    found = [f for err in _validator(skind).iter_errors(data)
+             if err.validator != "additionalProperties" for f in _to_findings(tf, skind, err)]
+    if not found:
+        cache.put(key, "ok")
+    return found
+
+
+@lru_cache(maxsize=4)
+def schema_digest(kind: str) -> str:
+    import hashlib
+    path = _schema_path("requirements.schema.json" if kind == "requirements" else "config.schema.json")
+    if path is None:
+        return "none"
+    with open(path, "rb") as fh:
+        return hashlib.sha256(fh.read()).hexdigest()[:16]
