@@ -16,6 +16,8 @@ How Codex is asked (the key fields only):
 * ``-p P``: the app-server cannot load profiles, so ``codex -p P debug prompt-input`` is
   parsed (permissions text), and ``codex -p P exec`` (no model reachable) supplies the
   warnings of the profile's stack.
+* flags are first checked by the CLI's own argument parser (``codex FLAGS --version``):
+  what it refuses (``-a untrusted``, ``--full-auto``) means Codex does not start.
 * ``observe_web_search``: the first model request is caught by a stand-in endpoint on
   127.0.0.1 *inside* the sandbox; its web search tool is the effective web search mode.
 
@@ -461,12 +463,13 @@ def _parse_prompt_input(stdout: str) -> dict | None:
          or re.search(r"`approval_policy` is `([A-Za-z_-]+)`", text))
     approval = m.group(1) if m else None
     m = re.search(r"`approvals_reviewer` is `([a-z_]+)`", text)
-    info["approvals_reviewer"] = m.group(1) if m else "user"
     if approval == "unless-trusted":
         approval = "untrusted"
     elif approval is None and not m and "# Escalation Requests" in text:
         approval = "on-request"
     info["approval_policy"] = approval  # None: auto_review text or granular (not readable)
+    # the text names the reviewer only where it matters (on-request); elsewhere it is unknown
+    info["approvals_reviewer"] = m.group(1) if m else ("user" if approval == "on-request" else None)
     return info
 
 
@@ -537,6 +540,9 @@ def run_codex(setup: CodexSetup) -> CodexAnswer:
         with open(os.path.join(tmp, "resolv.conf"), "w") as fh:
             fh.write("nameserver 127.0.0.1\noptions timeout:0 attempts:1\n")
         ans = CodexAnswer(startup_ok=False)
+        if setup.flags and _usage_error(ans, setup, codex, tmp):
+            ans.elapsed_s = round(time.monotonic() - t0, 3)
+            return ans
         app = _run_app_server(setup, codex, tmp, thread=not setup.profile)
         ans.raw["app_server"] = app
         ans.requirements = (app.get("requirements_read") or {}).get("result")
@@ -547,6 +553,20 @@ def run_codex(setup: CodexSetup) -> CodexAnswer:
             _answer_app_server(ans, setup, codex, tmp, app)
     ans.elapsed_s = round(time.monotonic() - t0, 3)
     return ans
+
+
+def _usage_error(ans: CodexAnswer, setup: CodexSetup, codex: str, tmp: str) -> bool:
+    """Does the CLI reject the flags themselves (clap exits 2, e.g. ``-a untrusted``)?
+
+    The app-server accepts what the interactive command line refuses, so check first.
+    """
+    cli = _run_cli(setup, codex, tmp, ["--version"])
+    ans.raw["cli_usage_check"] = cli
+    if cli["rc"] != 2:
+        return False
+    ans.source = "cli"
+    ans.errors = [ln.strip() for ln in cli["stderr"].splitlines() if ln.strip().startswith("error:")][:1]
+    return True
 
 
 def _answer_app_server(ans: CodexAnswer, setup: CodexSetup, codex: str, tmp: str, app: dict) -> None:
@@ -592,8 +612,8 @@ def _answer_profile(ans: CodexAnswer, setup: CodexSetup, codex: str, tmp: str) -
     ans.raw["cli_exec"] = ex
     for ln in (ex["stdout"] + "\n" + ex["stderr"]).splitlines():
         w = ln.strip()[len("warning:"):].strip() if ln.strip().startswith("warning:") else None
-        if w and "`approval_policy`" not in w and w not in ans.warnings:
-            ans.warnings.append(w)
+        if w and "`approval_policy`" not in w:
+            ans.warnings.append(w)  # as printed: exec repeats some (callers may dedupe)
     if setup.observe_web_search and ex.get("request") is not None:
         ans.web_search, ans.web_search_source = _observed_web_search(ex["request"]), "observed"
     else:
