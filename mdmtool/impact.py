@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import plistlib
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -172,7 +171,8 @@ def canonical_host(doc: dict[str, Any]) -> dict[str, Any]:
     text = json.dumps({k: doc.get(k) for k in needed}, sort_keys=True)
     for path, placeholder in _canonical_paths(doc):
         esc = json.dumps(path)[1:-1]
-        text = re.sub(re.escape(esc) + r'(?=["/\\])', placeholder.replace("\\", r"\\"), text)
+        for end in ('"', "/", "\\\\"):  # whole path components only
+            text = text.replace(esc + end, placeholder + end)
     return json.loads(text)
 
 

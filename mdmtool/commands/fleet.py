@@ -113,8 +113,10 @@ def run_impact(source: str, requirements: str, *, channel: str = "system", fmt: 
     newly_refusing = 0
     fb_keys: Counter = Counter()
     listed: dict[str, list] = {"refuses": [], "falls-back": [], "changes": [], "cannot-predict": []}
-    every: list[dict] = []
     unreadable: list[tuple[str, str]] = []
+    first = True
+    head = json.dumps({"schema_version": 1, "kind": "mdmtool-fleet-impact",
+                       "requirements": requirements, "channel": channel})[:-1] + ', "hosts": [\n'
     with ImpactAnalysis(requirements, channel) as analysis:
         for item in iter_documents(source):
             if item.doc is None:
@@ -125,10 +127,11 @@ def run_impact(source: str, requirements: str, *, channel: str = "system", fmt: 
             if h.status == "refuses" and h.before and h.before.ok:
                 newly_refusing += 1
             fb_keys.update(h.new_fallbacks)
-            if h.status in listed:
+            if h.status in listed and len(listed[h.status]) <= TEXT_LIMIT:
                 listed[h.status].append(h)
-            if fmt == "json":
-                every.append(h.to_json())
+            if fmt == "json":  # streamed: hosts as they are predicted, the summary last
+                sys.stdout.write((head if first else ",\n") + json.dumps(h.to_json()))
+                first = False
             if sink:
                 sink.add(_impact_csv_row(h))
         resolutions = analysis.resolutions
@@ -145,10 +148,8 @@ def run_impact(source: str, requirements: str, *, channel: str = "system", fmt: 
                "cannot_predict": counts["cannot-predict"], "unreadable": len(unreadable),
                "distinct_setups_resolved": resolutions}
     if fmt == "json":
-        doc = {"schema_version": 1, "kind": "mdmtool-fleet-impact", "requirements": requirements,
-               "channel": channel, "summary": summary, "hosts": every,
-               "unreadable": [{"source": o, "error": e} for o, e in unreadable]}
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        tail = {"unreadable": [{"source": o, "error": e} for o, e in unreadable], "summary": summary}
+        sys.stdout.write("\n], " + json.dumps(tail, indent=2)[1:] + "\n")
     elif fmt == "csv":
         sys.stdout.write(sink.text())
     else:
@@ -174,8 +175,9 @@ def run_impact(source: str, requirements: str, *, channel: str = "system", fmt: 
                 if status == "falls-back":
                     detail = f"fallback {', '.join(h.new_fallbacks)}" + (f"; {detail}" if detail else "")
                 out.append(f"  {h.host}: {detail}")
-            if len(rows) > TEXT_LIMIT:
-                out.append(f"  ... and {len(rows) - TEXT_LIMIT} more (--format json or --csv for all)")
+            total = counts[status]
+            if total > TEXT_LIMIT:
+                out.append(f"  ... and {total - TEXT_LIMIT} more (--format json or --csv for all)")
         sys.stdout.write("\n".join(out) + "\n")
     hit = (("refuse" in fail_on and counts["refuses"]) or
            ("fallback" in fail_on and (counts["falls-back"] or counts["refuses"])) or
