@@ -21,7 +21,7 @@ if REPO not in sys.path:
 
 from mdmtool.model import ResolveInputs  # noqa: E402
 from mdmtool.resolve import resolve  # noqa: E402
-from mdmtool.templates import template_path  # noqa: E402
+from mdmtool.postures import template_path  # noqa: E402
 
 WIDE = ('approval_policy = "never"\nsandbox_mode = "danger-full-access"\n'
         'approvals_reviewer = "auto_review"\nweb_search = "live"\n')

@@ -162,7 +162,7 @@ def posture_signatures() -> dict[tuple, str]:
 
     from mdmtool.model import ResolveInputs
     from mdmtool.resolve import resolve
-    from mdmtool.templates import POSTURES, template_path
+    from mdmtool.postures import POSTURES, template_path
 
     out: dict[tuple, str] = {}
     work = tempfile.mkdtemp(prefix="mdmtool-postures-")

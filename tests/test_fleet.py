@@ -24,7 +24,7 @@ import pytest
 from mdmtool.fleet import build_report, iter_documents, summary_line
 from mdmtool.impact import ImpactAnalysis, Outcome
 from mdmtool.resolve import resolve
-from mdmtool.templates import template_path
+from mdmtool.postures import template_path
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "benchmarks"))

@@ -20,7 +20,7 @@ from mdmtool.errors import MdmError, UsageError
 from mdmtool.model import ResolveInputs
 from mdmtool.resolve import resolve
 from mdmtool.schemas import validate_text
-from mdmtool.templates import FILES, POSTURES, read_template, template_path, templates_root, write_posture
+from mdmtool.postures import FILES, POSTURES, read_template, template_path, templates_root, write_posture
 from mdmtool.tomlio import parse_toml
 from tests.template_scenarios import SCENARIOS
 

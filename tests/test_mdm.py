@@ -19,7 +19,7 @@ import pytest
 from mdmtool.errors import MdmError
 from mdmtool.mdm import (CONFIG_KEY, DOMAIN, REQUIREMENTS_KEY, MdmPayload, MdmPayloadError,
                          build_profile, read_payload)
-from mdmtool.templates import POSTURES, template_path
+from mdmtool.postures import POSTURES, template_path
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(REPO, "fixtures", "mdm")

@@ -8,7 +8,7 @@ from mdmtool.errors import EXIT_OK
 
 
 def run_init(posture: str, output: str, *, force: bool = False) -> int:
-    from mdmtool.templates import write_posture
+    from mdmtool.postures import write_posture
 
     written = write_posture(posture, output, force=force)
     for path in written:

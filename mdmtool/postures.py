@@ -1,6 +1,6 @@
-"""Posture templates: requirements, managed config and project config per posture.
+"""Posture templates (strict, balanced, open): requirements, managed config, project config.
 
-The templates ship inside the wheel as ``mdmtool/templates`` (hatch force-include); in a
+The template files ship inside the wheel as ``mdmtool/templates/`` (hatch force-include); in a
 source checkout they are the repository's ``templates/`` directory.
 """
 
