@@ -154,6 +154,10 @@ def test_summary_line(fleet):
     assert "sandbox=read-only" in line and "fallbacks=permission_profile" in line
     broken = next(h for h, s in hosts.items() if s == "broken-req")
     assert summary_line(docs[broken]).startswith("posture=custom ok=no refuses-to-start:")
+    r = cli("fleet", "summary", "-", stdin=json.dumps(docs[strict], indent=2))  # as the EA runs it
+    assert r.returncode == 0 and r.stdout.strip() == line
+    r = cli("fleet", "summary", "-", stdin="{")
+    assert r.returncode == 2 and "not JSON" in r.stderr
 
 
 # ----------------------------------------------------------------------------- impact

@@ -65,8 +65,8 @@ def run_report(source: str, *, fmt: str = "text", csv_path: str | None = None) -
 
 
 def run_summary(path: str) -> int:
-    from mdmtool.fleet import iter_documents, summary_line
-    docs = list(iter_documents(path))
+    from mdmtool.fleet import _load_one, iter_documents, summary_line
+    docs = [_load_one(sys.stdin.read(), "<stdin>")] if path == "-" else list(iter_documents(path))
     if len(docs) != 1:
         raise MdmError(f"expected one effective document, found {len(docs)}", file=path)
     if docs[0].doc is None:
