@@ -360,6 +360,7 @@ def _run_app_server(setup: CodexSetup, codex: str, tmp: str, thread: bool) -> di
         prefix += [sys.executable, "-c", _RUNNER, capture]
         argv += _PROBE_OVERRIDES
     out: dict = {"argv": argv[1:], "thread_start_params": params, "unmapped_flags": unmapped}
+    t0 = time.monotonic()
     s = _Rpc(prefix + argv, _env(setup), setup.cwd, setup.timeout)
     try:
         init = s.request("initialize", {"clientInfo": {"name": "mdmtool", "version": "1"},
@@ -379,6 +380,7 @@ def _run_app_server(setup: CodexSetup, codex: str, tmp: str, thread: bool) -> di
                     out["request"] = _wait_capture(capture, s.p, setup.timeout)
     finally:
         out["rc"], out["stderr"] = s.close()
+        out["elapsed_s"] = round(time.monotonic() - t0, 3)
     out["notifications"] = [m for m in s.notes if m.get("method") in ("configWarning", "warning", "error")]
     return out
 
@@ -420,21 +422,22 @@ def _run_cli(setup: CodexSetup, codex: str, tmp: str, tail: list[str], runner: b
     capture = os.path.join(tmp, "request.json")
     if runner:
         prefix += [sys.executable, "-c", _RUNNER, capture]
-    p = subprocess.Popen(prefix + argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, env=_env(setup), cwd=setup.cwd, start_new_session=True)
+    t0 = time.monotonic()
     res: dict = {"argv": argv[1:]}
-    if runner:
-        res["request"] = _wait_capture(capture, p, setup.timeout)
-        time.sleep(0.2 if res["request"] else 0)  # warnings printed after the first request
-        _kill(p, grace=0.1)
-        stdout, stderr = p.communicate()
-    else:
-        try:
-            stdout, stderr = p.communicate(timeout=setup.timeout)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:  # files never block
+        p = subprocess.Popen(prefix + argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+                             env=_env(setup), cwd=setup.cwd, start_new_session=True)
+        if runner:
+            res["request"] = _wait_capture(capture, p, setup.timeout)
+        try:  # after the request, exec gets a 503 and exits by itself (warnings all printed)
+            p.wait(1.0 if runner else setup.timeout)
         except subprocess.TimeoutExpired:
             _kill(p, grace=0)
-            stdout, stderr = p.communicate()
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
     res["rc"] = p.returncode
+    res["elapsed_s"] = round(time.monotonic() - t0, 3)
     res["stdout"] = stdout.decode(errors="replace")
     res["stderr"] = _strip_ansi(stderr.decode(errors="replace"))
     return res
@@ -543,14 +546,19 @@ def run_codex(setup: CodexSetup) -> CodexAnswer:
         if setup.flags and _usage_error(ans, setup, codex, tmp):
             ans.elapsed_s = round(time.monotonic() - t0, 3)
             return ans
-        app = _run_app_server(setup, codex, tmp, thread=not setup.profile)
+        if setup.profile:  # the app-server only reports requirements/layers here: in parallel
+            box: dict = {}
+            t = threading.Thread(target=lambda: box.update(app=_run_app_server(setup, codex, tmp, False)))
+            t.start()
+            _answer_profile(ans, setup, codex, tmp)
+            t.join()
+            app = box.get("app") or {}
+        else:
+            app = _run_app_server(setup, codex, tmp, thread=True)
+            _answer_app_server(ans, setup, codex, tmp, app)
         ans.raw["app_server"] = app
         ans.requirements = (app.get("requirements_read") or {}).get("result")
         ans.layers = _layers(app.get("config_read") or {}, setup.observe_web_search)
-        if setup.profile:
-            _answer_profile(ans, setup, codex, tmp)
-        else:
-            _answer_app_server(ans, setup, codex, tmp, app)
     ans.elapsed_s = round(time.monotonic() - t0, 3)
     return ans
 

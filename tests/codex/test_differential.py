@@ -127,15 +127,20 @@ def run_one(sc: dict, codex_bin: str, scratch: str, resolve, failures: str) -> t
     case = write_case(sc, os.path.join(scratch, "diff-cases", name))
     m = materialise(case, os.path.join(scratch, "diff-runs"))
     norm = normaliser(m)
+    # resolve BEFORE Codex runs: Codex itself writes a trust entry into config.toml when a
+    # thread starts in an unlisted project, so the files are not the same afterwards
+    try:
+        pol, crash = resolve(inputs_for(m)), None
+    except Exception as exc:  # noqa: BLE001 - a crash is a disagreement too
+        pol, crash = None, f"mdmtool raised {type(exc).__name__}: {exc}"
     ans = run_codex(CodexSetup(codex_home=m.codex_home, home=m.home, cwd=m.cwd, system_dir=m.system_dir,
                                profile=m.profile, overrides=m.overrides, flags=m.flags,
                                codex_bin=codex_bin, observe_web_search=True))
-    try:
-        pol = resolve(inputs_for(m))
+    if crash:
+        diffs, ours = [crash], None
+    else:
         diffs = differences(ans, pol, norm, bool(m.profile))
         ours = norm(_key_fields(pol))
-    except Exception as exc:  # noqa: BLE001 - a crash is a disagreement too
-        diffs, ours = [f"mdmtool raised {type(exc).__name__}: {exc}"], None
     if diffs:
         case = write_case(sc, os.path.join(failures, name), extra={
             "DIFF.txt": "\n".join(diffs) + "\n",
