@@ -95,6 +95,7 @@ class Discovery:
     mdm_config: TomlFile | None = None
     mdm_requirements: TomlFile | None = None
     project_root: str | None = None
+    git_root: str | None = None
     trust: str | None = None  # trusted | untrusted | None (no entry)
     trust_key: str | None = None
     trust_file: str | None = None
@@ -228,8 +229,12 @@ def _strip_denylisted(layer: ConfigLayer) -> list[str]:
     return removed
 
 
-def discover(inputs: ResolveInputs) -> Discovery:
-    """Find and read every config layer and the files requirements come from."""
+def discover(inputs: ResolveInputs, *, assume_trusted: str | None = None) -> Discovery:
+    """Find and read every config layer and the files requirements come from.
+
+    ``assume_trusted`` adds a trust entry for that directory, as Codex writes one when a
+    session starts in an unlisted project with a writable sandbox (see resolve.py).
+    """
     system_dir = os.path.abspath(inputs.system_dir)
     codex_home = os.path.abspath(inputs.codex_home or default_codex_home())
     cwd = os.path.abspath(inputs.cwd or os.getcwd())
@@ -247,7 +252,7 @@ def discover(inputs: ResolveInputs) -> Discovery:
             disc.layers.append(_layer_from_file(prof, "profile", codex_home))
 
     session = _session_layer(inputs, cwd, disc)
-    _discover_projects(disc, session)
+    _discover_projects(disc, session, assume_trusted)
     if session is not None:
         disc.layers.append(session)
 
@@ -279,7 +284,7 @@ def _load_mdm(path: str, disc: Discovery) -> None:
         setattr(disc, attr, TomlFile(path=name, text=text, data=data))
 
 
-def _discover_projects(disc: Discovery, session: ConfigLayer | None) -> None:
+def _discover_projects(disc: Discovery, session: ConfigLayer | None, assume_trusted: str | None) -> None:
     """Find the project root, the `.codex` chain, and the trust of each folder.
 
     Codex uses two lookups (observed, fixtures/cases 208-236): a project layer is enabled
@@ -294,9 +299,12 @@ def _discover_projects(disc: Discovery, session: ConfigLayer | None) -> None:
         markers = [".git"]
     root = _find_project_root(disc.cwd, [m for m in markers if isinstance(m, str)])
     disc.project_root = root
-    git_root = _git_root(disc.cwd)
+    git_root = disc.git_root = _git_root(disc.cwd)
     # trust entries come from the layers below the projects and from -c (never a project file)
     projects = merge_values(below, session.data if session else {}).get("projects")
+    if assume_trusted:
+        projects = merge_values(projects if isinstance(projects, dict) else {},
+                                {assume_trusted: {"trust_level": "trusted"}})
     default_candidates = [disc.cwd] + ([git_root] if git_root else [])
     disc.trust, disc.trust_key = _lookup_trust(projects, default_candidates)
     if disc.trust_key is not None:
@@ -366,13 +374,14 @@ def _disabled_projects_message(dirs: list[tuple[str, str | None, str | None]], d
                          "administrator.")
         else:
             lines.append("       To load project-local config, hooks, and exec policies, add "
-                         f"{os.path.dirname(dot)} as a trusted project in "
+                         f"{disc.project_root or os.path.dirname(dot)} as a trusted project in "
                          f"{os.path.join(disc.codex_home, 'config.toml')}.")
     return "\n".join(lines) + "\n"
 
 
 def _session_layer(inputs: ResolveInputs, cwd: str, disc: Discovery) -> ConfigLayer | None:
-    if not (inputs.overrides or inputs.enable or inputs.disable):
+    """-c overrides, --enable/--disable and --search (Codex turns it into web_search="live")."""
+    if not (inputs.overrides or inputs.enable or inputs.disable or inputs.search):
         return None
     data: dict[str, Any] = {}
     texts: dict[tuple, str] = {}
@@ -380,6 +389,9 @@ def _session_layer(inputs: ResolveInputs, cwd: str, disc: Discovery) -> ConfigLa
         path, value = parse_override(spec)
         set_path(data, path, value)
         texts[tuple(path)] = spec
+    if inputs.search:
+        data["web_search"] = "live"
+        texts[("web_search",)] = "--search"
     for name in inputs.enable:
         set_path(data, ["features", name], True)
         texts[("features", name)] = f"--enable {name}"

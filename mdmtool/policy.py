@@ -75,7 +75,10 @@ class EffectivePolicy:
     requirements: dict[str, Any] = field(default_factory=dict)
     requirement_sources: list[dict[str, Any]] = field(default_factory=list)
     trust: str | None = None
+    #: True when Codex will trust the project itself at session start (see resolve.resolve)
+    trust_assumed: bool = False
     project_root: str | None = None
+    git_root: str | None = None
     cwd: str | None = None
     codex_home: str | None = None
     system_dir: str | None = None
@@ -101,6 +104,7 @@ class EffectivePolicy:
             "workspace_roots": list(self.workspace_roots),
             "features_non_default": dict(self.features_non_default),
             "trust": self.trust,
+            "trust_written_by_codex": self.trust_assumed,
             "project_root": self.project_root,
             "cwd": self.cwd,
             "codex_home": self.codex_home,

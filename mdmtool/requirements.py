@@ -197,7 +197,7 @@ def _enum_error(src: RequirementSource, key: str, value: Any, expected: tuple) -
 
 
 def _check_list(src: RequirementSource, req: Requirements, key: str, allowed: tuple,
-                *, allow_granular: bool = False, non_empty: bool = True) -> None:
+                *, allow_granular: bool = False) -> None:
     value = src.data.get(key)
     if value is None:
         return
@@ -213,16 +213,15 @@ def _check_list(src: RequirementSource, req: Requirements, key: str, allowed: tu
         if not isinstance(item, str) or item not in allowed:
             req.errors.append(_enum_error(src, key, item, allowed))
             return
-    if non_empty and not value:
-        req.errors.append(f"field `{key}` cannot be empty")
+    # emptiness is judged on the composed value (a higher source may replace an empty list)
 
 
 def _check_source(src: RequirementSource, req: Requirements) -> None:
     d = src.data
     _check_list(src, req, "allowed_approval_policies", APPROVAL_VALUES, allow_granular=True)
     _check_list(src, req, "allowed_approvals_reviewers", REVIEWER_VALUES)
-    _check_list(src, req, "allowed_sandbox_modes", SANDBOX_VALUES, non_empty=False)
-    _check_list(src, req, "allowed_web_search_modes", WEB_SEARCH_VALUES, non_empty=False)
+    _check_list(src, req, "allowed_sandbox_modes", SANDBOX_VALUES)
+    _check_list(src, req, "allowed_web_search_modes", WEB_SEARCH_VALUES)
     res = d.get("enforce_residency")
     if res is not None and res != "us":
         req.errors.append(_enum_error(src, "enforce_residency", res, ("us",)))
@@ -254,6 +253,9 @@ def _check_source(src: RequirementSource, req: Requirements) -> None:
 
 
 def _check_composed(req: Requirements) -> None:
+    for key in ("allowed_approval_policies", "allowed_approvals_reviewers"):
+        if req.fields.get(key) == []:
+            req.errors.append(f"field `{key}` cannot be empty")
     modes = req.fields.get("allowed_sandbox_modes")
     if isinstance(modes, list) and all(isinstance(m, str) for m in modes) and "read-only" not in modes:
         shown = ", ".join(rust_name(m) for m in modes)

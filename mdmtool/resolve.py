@@ -48,7 +48,8 @@ class Resolution:
 
     def origin_of(self, layer: ConfigLayer, path: tuple) -> Origin:
         if layer.kind == "session-flags":
-            return Origin("session-flags", None, None, detail=f"-c {layer.override_text.get(path, '.'.join(path))}")
+            text = layer.override_text.get(path, ".".join(path))
+            return Origin("session-flags", None, None, detail=text if text.startswith("--") else f"-c {text}")
         file, line, _ = layer.locate(path)
         return Origin(layer.kind, file, line)
 
@@ -63,8 +64,33 @@ class Resolution:
 
 
 def resolve(inputs: ResolveInputs) -> EffectivePolicy:
-    """Compute what Codex will run with on the machine described by ``inputs``."""
-    disc = discover(inputs)
+    """Compute what Codex will run with on the machine described by ``inputs``.
+
+    Codex 0.169.0 marks an unlisted project trusted (it writes the entry into
+    config.toml) when a session starts there with a writable sandbox, and the session then
+    runs with the project's `.codex` layers (fixtures/cases/6xx_autotrust_*). Its start-up
+    warnings are those of the first load, before the project was trusted.
+    """
+    first = _resolve_once(inputs, None)
+    if not (first.ok and first.trust is None and first.sandbox_mode in ("workspace-write", "danger-full-access")):
+        return first
+    key = first.git_root or first.cwd
+    second = _resolve_once(inputs, key)
+    startup = [w.message for w in first.warnings]
+    later = [w for w in second.warnings if w.message not in startup]
+    second.warnings = first.warnings
+    second.notices.insert(0, (
+        f"Starting a session here makes Codex trust {key}: it writes "
+        f'[projects."{key}"] trust_level = "trusted" into {os.path.join(first.codex_home or "", "config.toml")} '
+        f"because the sandbox is {first.sandbox_mode} in a project without a trust entry; the "
+        "project's .codex config then applies to the session."))
+    second.notices.extend(f"After trusting the project, Codex also warns: {w.message}" for w in later)
+    second.trust_assumed = True
+    return second
+
+
+def _resolve_once(inputs: ResolveInputs, assume_trusted: str | None) -> EffectivePolicy:
+    disc = discover(inputs, assume_trusted=assume_trusted)
     req = compose(disc)
     r = Resolution(disc, req)
     for key, message in disc.warnings:
@@ -86,6 +112,7 @@ def resolve(inputs: ResolveInputs) -> EffectivePolicy:
     policy = EffectivePolicy(ok=not r.errors, errors=r.errors)
     policy.trust = disc.trust
     policy.project_root = disc.project_root
+    policy.git_root = disc.git_root
     policy.cwd, policy.codex_home, policy.system_dir = disc.cwd, disc.codex_home, disc.system_dir
     policy.layers = [LayerSummary(l.kind, l.file, l.enabled, l.disabled_reason, l.data) for l in disc.layers]
     policy.requirements = req.fields
@@ -456,10 +483,7 @@ _WEB_CANON = ("disabled", "cached", "indexed", "live")
 
 def _web_search(r: Resolution, sandbox: SandboxChoice) -> str:
     explicit = True
-    if r.inputs.search:
-        value = "live"
-        r.origins["web_search"] = Origin("cli-flag", detail="--search")
-    elif r.layer_setting(("web_search",)) is not None:
+    if r.layer_setting(("web_search",)) is not None:  # --search is a session-flags value
         value = r.merged["web_search"]
         r.origins["web_search"] = r.origin_of(r.layer_setting(("web_search",)), ("web_search",))
     elif get_path(r.merged, ("features", "web_search_request")) is True:

@@ -66,7 +66,7 @@ def failures_dir():
     return tempfile.mkdtemp(prefix="diff-failures-", dir=scratch_root())
 
 
-def differences(ans, pol, norm, profile: bool) -> list[str]:
+def differences(ans, pol, norm, profile: bool, flags_bypass_config: bool = False) -> list[str]:
     """Key-field disagreements between Codex (``ans``) and mdmtool (``pol``); [] = agree."""
     diffs: list[str] = []
 
@@ -97,6 +97,16 @@ def differences(ans, pol, norm, profile: bool) -> list[str]:
         # those warnings), words the project-trust warning its own way and repeats some lines
         ours, theirs = _exec_comparable(ours), _exec_comparable(theirs)
         ours = [w for w in ours if "`approval_policy`" not in w]
+    if flags_bypass_config:
+        # The app-server computes its start-up warnings on the config WITHOUT -s/-a/--yolo
+        # (they are thread/start parameters) and adds the thread's own warnings; the CLI
+        # loads the config with the flags and never prints the former (verified with
+        # `codex exec -s workspace-write` on a managed danger-full-access default).
+        # So every warning mdmtool predicts must be there, extra ones are the flagless view.
+        missing = [w for w in ours if w not in theirs]
+        if missing:
+            diffs.append(f"warnings: mdmtool={ours!r} codex={theirs!r}")
+        return diffs
     check("warnings", ours, theirs)
     return diffs
 
@@ -139,7 +149,9 @@ def run_one(sc: dict, codex_bin: str, scratch: str, resolve, failures: str) -> t
     if crash:
         diffs, ours = [crash], None
     else:
-        diffs = differences(ans, pol, norm, bool(m.profile))
+        flagged = any(f in ("--sandbox", "-s", "-a", "--ask-for-approval",
+                            "--dangerously-bypass-approvals-and-sandbox") for f in m.flags)
+        diffs = differences(ans, pol, norm, bool(m.profile), flagged)
         ours = norm(_key_fields(pol))
     if diffs:
         case = write_case(sc, os.path.join(failures, name), extra={
