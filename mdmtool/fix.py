@@ -127,7 +127,8 @@ def _set(doc: Any, path: list, value: Any) -> str | None:
         return None
     if isinstance(last, int):
         return f"cannot set {dotted(path)}: not an array"
-    parent[last] = copy.deepcopy(value)
+    from mdmtool.tomlmerge import set_item
+    set_item(parent, last, copy.deepcopy(value))
     return None
 
 
