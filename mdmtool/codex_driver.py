@@ -16,8 +16,9 @@ How Codex is asked (the key fields only):
 * ``-p P``: the app-server cannot load profiles, so ``codex -p P debug prompt-input`` is
   parsed (permissions text), and ``codex -p P exec`` (no model reachable) supplies the
   warnings of the profile's stack.
-* flags are first checked by the CLI's own argument parser (``codex FLAGS --version``):
-  what it refuses (``-a untrusted``, ``--full-auto``) means Codex does not start.
+* flags are first checked by the CLI's own argument parser (``codex FLAGS completion bash``):
+  what it refuses (``-a untrusted``, ``--full-auto``, ``-a`` with ``--dangerously-bypass-...``)
+  means Codex does not start.
 * ``observe_web_search``: the first model request is caught by a stand-in endpoint on
   127.0.0.1 *inside* the sandbox; its web search tool is the effective web search mode.
 
@@ -223,7 +224,8 @@ def _strip_ansi(s: str) -> str:
 
 
 def _error_lines(stderr: str) -> list[str]:
-    return [ln.strip() for ln in stderr.splitlines() if ln.strip().startswith("Error:")]
+    """Codex's fatal lines: ``Error: ...`` (configuration) and clap's ``error: ...`` (usage)."""
+    return [ln.strip() for ln in stderr.splitlines() if ln.strip().startswith(("Error:", "error:"))]
 
 
 # Run inside the sandbox: a stand-in Responses endpoint on 127.0.0.1 that records the first
@@ -568,12 +570,12 @@ def _usage_error(ans: CodexAnswer, setup: CodexSetup, codex: str, tmp: str) -> b
 
     The app-server accepts what the interactive command line refuses, so check first.
     """
-    cli = _run_cli(setup, codex, tmp, ["--version"])
+    cli = _run_cli(setup, codex, tmp, ["completion", "bash"])  # parses fully, unlike --version
     ans.raw["cli_usage_check"] = cli
     if cli["rc"] != 2:
         return False
     ans.source = "cli"
-    ans.errors = [ln.strip() for ln in cli["stderr"].splitlines() if ln.strip().startswith("error:")][:1]
+    ans.errors = _error_lines(cli["stderr"])[:1]
     return True
 
 
