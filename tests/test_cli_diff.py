@@ -191,3 +191,20 @@ def test_history_cli(tmp_path):
     assert "posture widened" in lines[3]
     assert 'new allowed sandbox mode "danger-full-access"' in r.stdout
     assert "posture narrowed" in r.stdout  # the first commit added the requirement
+
+
+def test_effective_two_codex_homes_in_process(case_root, capsys):
+    from mdmtool.commands.diff import run_diff
+    from mdmtool.model import ResolveInputs
+    root = Path(case_root)
+    a = _setup(root, "a", None, 'sandbox_mode = "read-only"\n')
+    b = _setup(root, "b", None, 'sandbox_mode = "danger-full-access"\napproval_policy = "never"\n')
+    (Path(a["home"]) / "auth.json").write_text("{}")  # what makes a dir look like CODEX_HOME
+    inputs = ResolveInputs(system_dir=a["etc"], cwd=a["proj"])
+    rc = run_diff(a["home"], b["home"], effective=True, inputs=inputs, fmt="json",
+                  fail_on=["widening"])
+    doc = json.loads(capsys.readouterr().out)
+    assert rc == 1
+    keys = {c["key"]: c["classification"] for c in doc["changes"]}
+    assert keys["sandbox_mode"] == "widening" and keys["approval_policy"] == "widening"
+    assert doc["a"]["label"].startswith("codex-home ")
