@@ -22,7 +22,8 @@ How Codex is asked (the key fields only):
 * ``observe_web_search``: the first model request is caught by a stand-in endpoint on
   127.0.0.1 *inside* the sandbox; its web search tool is the effective web search mode.
 
-Paths in the answer are the real ones; callers normalise them.
+Paths in the answer are the real ones; callers normalise them.  Process plumbing (sandbox,
+JSON-RPC, teardown) lives in :mod:`mdmtool.codex_proc`.  Never imported by the CLI at start-up.
 """
 
 from __future__ import annotations
@@ -30,9 +31,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -41,7 +40,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from mdmtool.codex_proc import (RUNNER, Rpc, bwrap_prefix, bwrap_problem, env_for, error_lines,
+                                run_cli, wait_capture)
 from mdmtool.errors import MdmError
+
+__all__ = ["CODEX_VERSION", "CodexAnswer", "CodexSetup", "CodexUnavailable", "bwrap_problem",
+           "codex_version", "find_codex", "run_codex", "scratch_root"]
 
 CODEX_VERSION = "0.169.0"
 _NPM_BINS = (
@@ -135,27 +139,6 @@ def find_codex(explicit: str | None = None, version: str | None = None) -> str |
     return None
 
 
-_bwrap_ok: dict[str, str | None] = {}
-
-
-def bwrap_problem() -> str | None:
-    """Why bubblewrap cannot give Codex its own network namespace here, or None."""
-    if "r" not in _bwrap_ok:
-        exe = shutil.which("bwrap")
-        if not exe:
-            _bwrap_ok["r"] = "bubblewrap (`bwrap`) is not on PATH"
-        else:
-            try:
-                r = subprocess.run([exe, "--dev-bind", "/", "/", "--unshare-net", "--", "true"],
-                                   capture_output=True, timeout=15)
-                _bwrap_ok["r"] = None if r.returncode == 0 else (
-                    "bubblewrap cannot create namespaces here: "
-                    + r.stderr.decode(errors="replace").strip()[:200])
-            except (OSError, subprocess.SubprocessError) as exc:
-                _bwrap_ok["r"] = f"bubblewrap does not run: {exc}"
-    return _bwrap_ok["r"]
-
-
 def scratch_root() -> str:
     """A private base for case copies outside the temp dir (Codex treats /tmp specially)."""
     base = os.environ.get("MDMTOOL_CODEX_SCRATCH") or os.path.join("/var/tmp", f"mdmtool-codex-{os.getuid()}")
@@ -166,162 +149,6 @@ def scratch_root() -> str:
 def _under(path: str, root: str) -> bool:
     path = os.path.realpath(path)
     return path == root or path.startswith(root.rstrip("/") + "/")
-
-
-# ----------------------------------------------------------------------------- sandbox
-
-
-def _bwrap_prefix(setup: CodexSetup, resolv: str) -> list[str]:
-    """/ as is; /etc rebuilt without codex/ (system_dir bound there); no network.
-
-    resolv.conf points at 127.0.0.1 with a zero timeout: nothing answers DNS in the empty
-    namespace and Codex's musl resolver would otherwise wait seconds per lookup.
-    """
-    args = ["bwrap", "--dev-bind", "/", "/", "--tmpfs", "/etc"]
-    for name in sorted(os.listdir("/etc")):
-        path = "/etc/" + name
-        if name == "codex":
-            continue
-        if name == "resolv.conf":
-            args += ["--ro-bind", resolv, path]
-        elif os.path.islink(path):
-            args += ["--symlink", os.readlink(path), path]
-        else:
-            args += ["--dev-bind", path, path]
-    if setup.system_dir:
-        args += ["--ro-bind", os.path.abspath(setup.system_dir), "/etc/codex"]
-    return args + ["--unshare-net", "--die-with-parent", "--chdir", setup.cwd, "--"]
-
-
-def _env(setup: CodexSetup) -> dict[str, str]:
-    return {"PATH": os.environ.get("PATH", os.defpath), "HOME": setup.home,
-            "CODEX_HOME": setup.codex_home, "LANG": "C.UTF-8", "TERM": "xterm",
-            "NO_COLOR": "1", "RUST_LOG": "error", "MDMTOOL_PROBE_KEY": "not-a-real-key"}
-
-
-def _kill(p: subprocess.Popen, grace: float = 0.5) -> None:
-    """Stop a child we started (and its process group) without leaving zombies."""
-    try:
-        p.wait(grace)
-        return
-    except subprocess.TimeoutExpired:
-        pass
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(p.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            p.wait(1.0)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-
-
-def _strip_ansi(s: str) -> str:
-    s = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", s)
-    return re.sub(r"(?m)^\d{4}-\d\d-\d\dT[0-9:.]+Z\s+", "", s)
-
-
-def _error_lines(stderr: str) -> list[str]:
-    """Codex's fatal lines: ``Error: ...`` (configuration) and clap's ``error: ...`` (usage)."""
-    return [ln.strip() for ln in stderr.splitlines() if ln.strip().startswith(("Error:", "error:"))]
-
-
-# Run inside the sandbox: a stand-in Responses endpoint on 127.0.0.1 that records the first
-# request body and answers 503, then Codex forked with our stdin/stdout.
-_RUNNER = r"""
-import http.server, os, sys, threading
-cap = sys.argv[1]
-class H(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    def log_message(self, *a): pass
-    def reply(self):
-        self.send_response(503); self.send_header("Content-Length", "0"); self.end_headers()
-    def do_GET(self): self.reply()
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path.endswith("/responses") and not os.path.exists(cap):
-            open(cap + ".part", "wb").write(body); os.rename(cap + ".part", cap)
-        self.reply()
-class S(http.server.ThreadingHTTPServer):
-    daemon_threads = True
-    def handle_error(self, *a): pass
-srv = S(("127.0.0.1", 0), H)
-threading.Thread(target=srv.serve_forever, daemon=True).start()
-argv = [a.replace("@PORT@", str(srv.server_address[1])) for a in sys.argv[2:]]
-pid = os.fork()
-if pid == 0:
-    try: os.execvp(argv[0], argv)
-    finally: os._exit(127)
-sys.exit(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]))
-"""
-
-
-# ----------------------------------------------------------------------------- app-server
-
-
-class _Rpc:
-    """A JSON-RPC conversation with one ``codex app-server`` over stdio."""
-
-    def __init__(self, argv: list[str], env: dict, cwd: str, timeout: float):
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, env=env, cwd=cwd, start_new_session=True)
-        self.deadline = time.monotonic() + timeout
-        self.buf = b""
-        self.notes: list[dict] = []
-        self.next_id = 0
-        self._err: list[bytes] = []
-        self._t = threading.Thread(target=lambda: self._err.append(self.p.stderr.read()), daemon=True)
-        self._t.start()
-
-    def send(self, msg: dict) -> bool:
-        try:
-            self.p.stdin.write((json.dumps(msg) + "\n").encode())
-            self.p.stdin.flush()
-            return True
-        except OSError:
-            return False
-
-    def _next(self) -> dict | None:
-        while b"\n" not in self.buf:
-            left = self.deadline - time.monotonic()
-            if left <= 0 or not select.select([self.p.stdout], [], [], left)[0]:
-                return None
-            chunk = os.read(self.p.stdout.fileno(), 1 << 16)
-            if not chunk:
-                return None
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        try:
-            return json.loads(line) if line.strip() else {}
-        except ValueError:
-            return {"_unparsed": line.decode(errors="replace")}
-
-    def request(self, method: str, params: Any = None) -> dict:
-        rid, self.next_id = self.next_id, self.next_id + 1
-        msg = {"id": rid, "method": method}
-        if params is not None:
-            msg["params"] = params
-        if not self.send(msg):
-            return {"error": {"message": "app-server exited"}}
-        while True:
-            m = self._next()
-            if m is None:
-                return {"error": {"message": "no response (timeout or app-server exited)"}}
-            if "method" in m:
-                self.notes.append(m)
-            elif m.get("id") == rid:
-                return m
-
-    def close(self) -> tuple[int | None, str]:
-        try:
-            self.p.stdin.close()
-        except OSError:
-            pass
-        _kill(self.p)
-        self._t.join(2)
-        return self.p.returncode, _strip_ansi(b"".join(self._err).decode(errors="replace"))
 
 
 def _split_flags(flags: list[str]) -> tuple[dict, list[str], list[str]]:
@@ -357,13 +184,13 @@ def _run_app_server(setup: CodexSetup, codex: str, tmp: str, thread: bool) -> di
     argv += extra
     capture = os.path.join(tmp, "request.json")
     observe = thread and setup.observe_web_search
-    prefix = _bwrap_prefix(setup, os.path.join(tmp, "resolv.conf"))
+    prefix = bwrap_prefix(setup, os.path.join(tmp, "resolv.conf"))
     if observe:
-        prefix += [sys.executable, "-c", _RUNNER, capture]
+        prefix += [sys.executable, "-c", RUNNER, capture]
         argv += _PROBE_OVERRIDES
     out: dict = {"argv": argv[1:], "thread_start_params": params, "unmapped_flags": unmapped}
     t0 = time.monotonic()
-    s = _Rpc(prefix + argv, _env(setup), setup.cwd, setup.timeout)
+    s = Rpc(prefix + argv, env_for(setup), setup.cwd, setup.timeout)
     try:
         init = s.request("initialize", {"clientInfo": {"name": "mdmtool", "version": "1"},
                                         "capabilities": {"experimentalApi": True}})
@@ -379,23 +206,12 @@ def _run_app_server(setup: CodexSetup, codex: str, tmp: str, thread: bool) -> di
                 if observe and tid:
                     s.send({"id": 900, "method": "turn/start", "params": {
                         "threadId": tid, "input": [{"type": "text", "text": "probe"}]}})
-                    out["request"] = _wait_capture(capture, s.p, setup.timeout)
+                    out["request"] = wait_capture(capture, s.p, setup.timeout)
     finally:
         out["rc"], out["stderr"] = s.close()
         out["elapsed_s"] = round(time.monotonic() - t0, 3)
     out["notifications"] = [m for m in s.notes if m.get("method") in ("configWarning", "warning", "error")]
     return out
-
-
-def _wait_capture(capture: str, p: subprocess.Popen, timeout: float) -> dict | None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end and not os.path.exists(capture) and p.poll() is None:
-        time.sleep(0.02)
-    try:
-        with open(capture, "rb") as fh:
-            return json.loads(fh.read().decode("utf-8", "replace"))
-    except (OSError, ValueError):
-        return None
 
 
 def _observed_web_search(body: dict | None) -> str | None:
@@ -407,42 +223,6 @@ def _observed_web_search(body: dict | None) -> str | None:
     if tools[0].get("indexed_web_access"):
         return "indexed"
     return "live" if tools[0].get("external_web_access") else "cached"
-
-
-# ----------------------------------------------------------------------------- CLI views
-
-
-def _run_cli(setup: CodexSetup, codex: str, tmp: str, tail: list[str], runner: bool = False,
-             search_as_override: bool = False) -> dict:
-    argv = [codex] + (["-p", setup.profile] if setup.profile else [])
-    for o in setup.overrides:
-        argv += ["-c", o]
-    for f in setup.flags:
-        argv += ['-c', 'web_search="live"'] if (f == "--search" and search_as_override) else [f]
-    argv += tail
-    prefix = _bwrap_prefix(setup, os.path.join(tmp, "resolv.conf"))
-    capture = os.path.join(tmp, "request.json")
-    if runner:
-        prefix += [sys.executable, "-c", _RUNNER, capture]
-    t0 = time.monotonic()
-    res: dict = {"argv": argv[1:]}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:  # files never block
-        p = subprocess.Popen(prefix + argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err,
-                             env=_env(setup), cwd=setup.cwd, start_new_session=True)
-        if runner:
-            res["request"] = _wait_capture(capture, p, setup.timeout)
-        try:  # after the request, exec gets a 503 and exits by itself (warnings all printed)
-            p.wait(1.0 if runner else setup.timeout)
-        except subprocess.TimeoutExpired:
-            _kill(p, grace=0)
-        out.seek(0)
-        err.seek(0)
-        stdout, stderr = out.read(), err.read()
-    res["rc"] = p.returncode
-    res["elapsed_s"] = round(time.monotonic() - t0, 3)
-    res["stdout"] = stdout.decode(errors="replace")
-    res["stderr"] = _strip_ansi(stderr.decode(errors="replace"))
-    return res
 
 
 def _parse_prompt_input(stdout: str) -> dict | None:
@@ -516,7 +296,7 @@ def _from_cli(ans: CodexAnswer, cli: dict) -> None:
     perms = _parse_prompt_input(cli["stdout"]) if cli["rc"] == 0 else None
     ans.source = "cli"
     ans.startup_ok = perms is not None
-    ans.errors += [e for e in _error_lines(cli["stderr"]) if e not in ans.errors]
+    ans.errors += [e for e in error_lines(cli["stderr"]) if e not in ans.errors]
     if perms:
         ans.approval_policy = perms["approval_policy"]
         ans.approvals_reviewer = perms["approvals_reviewer"]
@@ -570,12 +350,13 @@ def _usage_error(ans: CodexAnswer, setup: CodexSetup, codex: str, tmp: str) -> b
 
     The app-server accepts what the interactive command line refuses, so check first.
     """
-    cli = _run_cli(setup, codex, tmp, ["completion", "bash"])  # parses fully, unlike --version
+    cli = run_cli(setup, codex, tmp, ["completion", "bash"])  # parses fully, unlike --version
+    cli.pop("stdout")  # the completion script
     ans.raw["cli_usage_check"] = cli
     if cli["rc"] != 2:
         return False
     ans.source = "cli"
-    ans.errors = _error_lines(cli["stderr"])[:1]
+    ans.errors = error_lines(cli["stderr"])[:1]
     return True
 
 
@@ -586,10 +367,10 @@ def _answer_app_server(ans: CodexAnswer, setup: CodexSetup, codex: str, tmp: str
         msg = ((resp or {}).get("error") or {}).get("message")
         if msg and not msg.startswith("no response"):
             ans.errors.append(msg)
-    ans.errors += [e for e in _error_lines(app["stderr"]) if e not in ans.errors]
+    ans.errors += [e for e in error_lines(app["stderr"]) if e not in ans.errors]
     ts = (app.get("thread_start") or {}).get("result")
     if not ts:  # no thread: would the interactive CLI start?  (fail closed if not)
-        cli = _run_cli(setup, codex, tmp, ["debug", "prompt-input"])
+        cli = run_cli(setup, codex, tmp, ["debug", "prompt-input"])
         ans.raw["cli_prompt_input"] = cli
         _from_cli(ans, cli)
         return
@@ -610,14 +391,14 @@ def _answer_app_server(ans: CodexAnswer, setup: CodexSetup, codex: str, tmp: str
 
 
 def _answer_profile(ans: CodexAnswer, setup: CodexSetup, codex: str, tmp: str) -> None:
-    cli = _run_cli(setup, codex, tmp, ["debug", "prompt-input"])
+    cli = run_cli(setup, codex, tmp, ["debug", "prompt-input"])
     ans.raw["cli_prompt_input"] = cli
     _from_cli(ans, cli)
     if not ans.startup_ok:
         return
     # `exec` prints the profile stack's fallbacks as "warning:" lines.  It forces approval
     # `never`, so its approval_policy warnings say nothing about an interactive session.
-    ex = _run_cli(setup, codex, tmp, ["exec", "--skip-git-repo-check", "--ephemeral"]
+    ex = run_cli(setup, codex, tmp, ["exec", "--skip-git-repo-check", "--ephemeral"]
                   + _PROBE_OVERRIDES + ["probe"], runner=True, search_as_override=True)
     ans.raw["cli_exec"] = ex
     for ln in (ex["stdout"] + "\n" + ex["stderr"]).splitlines():
