@@ -63,7 +63,10 @@ def resolver():
 def failures_dir():
     from mdmtool.codex_driver import scratch_root
 
-    return tempfile.mkdtemp(prefix="diff-failures-", dir=scratch_root())
+    path = tempfile.mkdtemp(prefix="diff-failures-", dir=scratch_root())
+    yield path
+    if not os.listdir(path):  # keep it only when it holds disagreements to look at
+        os.rmdir(path)
 
 
 def differences(ans, pol, norm, profile: bool, flags_bypass_config: bool = False) -> list[str]:
