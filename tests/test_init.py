@@ -31,16 +31,8 @@ KINDS = {"requirements.toml": "requirements", "managed_config.toml": "managed-co
 COLUMNS = ("scenario", "starts", "approval_policy", "approvals_reviewer", "sandbox_mode",
            "network_access", "web_search", "warnings")
 
-#: (posture, scenario) -> why mdmtool's resolver differs from the real Codex
-RESOLVER_GAPS = {
-    ("balanced", "untrusted-project"):
-        "Codex 0.169 applies a disabled (unlisted) project's approval_policy when the sandbox is "
-        "workspace-write; the resolver does not model this yet (reported to the resolver owner)",
-}
-#: warnings the resolver emits that the recording cannot show: the oracle hands --search to
-#: the app-server as `-c web_search="live"`, which the managed layer beats silently, while
-#: the resolver treats --search as a flag above it (same effective value, plus a warning)
-EXTRA_RESOLVER_WARNINGS = {("strict", "flags-widen"): {"web_search_mode"}}
+#: (posture, scenario) -> why mdmtool's resolver differs from the real Codex (none today)
+RESOLVER_GAPS: dict[tuple[str, str], str] = {}
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -145,9 +137,8 @@ def test_readme_matches_real_codex(posture, scenario):
 def test_resolver_matches_readme(posture, scenario, case_root):
     got = resolved(posture, scenario, case_root)
     want = expected_from_readme(readme_table(posture)[scenario])
-    extra = EXTRA_RESOLVER_WARNINGS.get((posture, scenario), set())
     if want["starts"]:
-        assert got["warnings"] - extra == want["warnings"]
+        assert got["warnings"] == want["warnings"]
     else:  # Codex stops at the fatal error; warnings computed before it are never printed
         assert "fatal" in got["warnings"]
     assert {k: v for k, v in got.items() if k != "warnings"} == \
