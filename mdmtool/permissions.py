@@ -89,14 +89,24 @@ class PermissionProfiles:
         return profiles
 
     def _warn_filesystem_entries(self) -> None:
-        """Codex warns once per unknown `:special` and per unbounded `**` deny glob."""
-        for body in self.defined.values():
-            fs = body.get("filesystem")
-            if not isinstance(fs, dict):
-                continue
+        """Codex warns once per unknown `:special` and per unbounded `**` deny glob of the
+        profile it compiles (default_permissions and its parents, not every defined profile),
+        in key order (fixtures/cases 606, 607, 633, 634)."""
+        name = self.r.merged.get("default_permissions")
+        if not (isinstance(name, str) and name in self.defined):
+            name = self.r.req.get("default_permissions")
+        chain: list[dict] = []
+        while isinstance(name, str) and name in self.defined and self.defined[name] not in chain:
+            chain.append(self.defined[name])
+            name = self.defined[name].get("extends")
+        for body in chain[:1]:
+            fs: dict = {}
+            for link in reversed(chain):
+                if isinstance(link.get("filesystem"), dict):
+                    fs = merge_values(fs, link["filesystem"])
             bounded = "glob_scan_max_depth" in fs
-            for key, value in fs.items():
-                scoped = value if isinstance(value, dict) else {None: value}
+            for key, value in sorted(fs.items()):
+                scoped = dict(sorted(value.items())) if isinstance(value, dict) else {None: value}
                 if key.startswith(":") and key not in SPECIALS:
                     self.r.warn("permissions", f"Configured filesystem path `{key}` is not recognized by "
                                 "this version of Codex and will be ignored. Upgrade Codex if this path is "

@@ -70,6 +70,8 @@ class EffectivePolicy:
     features_non_default: dict[str, bool] = field(default_factory=dict)
     warnings: list[PolicyWarning] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    #: per fatal error (same order as ``errors``): plain words, file, line (mdmtool.plain)
+    explanations: list[dict[str, Any]] = field(default_factory=list)
     origins: dict[str, Origin] = field(default_factory=dict)
     layers: list[LayerSummary] = field(default_factory=list)
     requirements: dict[str, Any] = field(default_factory=dict)
@@ -111,6 +113,7 @@ class EffectivePolicy:
             "system_dir": self.system_dir,
             "warnings": [w.to_json() for w in self.warnings],
             "notices": list(self.notices),
+            "explanations": list(self.explanations),
             "origins": {k: o.to_json() for k, o in self.origins.items()},
             "configured": redact(self.configured),
             "layers": [layer.to_json() for layer in self.layers],

@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from mdmtool import reqcheck
 from mdmtool.layers import Discovery
 from mdmtool.merge import merge_values
 from mdmtool.tomlio import TomlFile, TomlSyntaxError, read_toml_if_exists
@@ -180,6 +181,7 @@ def compose(disc: Discovery) -> Requirements:
         merged["rules"] = {"prefix_rules": req.prefix_rules}
     req.fields = merged
     _check_composed(req)
+    req.errors.extend(reqcheck.composed_errors(req))  # fixtures/cases 678
     return req
 
 
@@ -205,8 +207,13 @@ def _check_list(src: RequirementSource, req: Requirements, key: str, allowed: tu
         req.errors.append(_parse_error(src, f"invalid type: {_toml_type(value)}, expected a sequence", key))
         return
     for item in value:
+        if allow_granular and isinstance(item, dict) and len(item) > 1:
+            req.errors.append(_parse_error(src, "wanted exactly 1 element, more than 1 element", key))
+            return
         if allow_granular and isinstance(item, dict) and "granular" in item:
             continue
+        if allow_granular and isinstance(item, dict) and item:
+            item = next(iter(item))  # a one-key table names the variant
         if allow_granular and item == "granular":
             req.errors.append(_parse_error(src, "invalid type: unit variant, expected newtype variant", key))
             return
@@ -238,7 +245,7 @@ def _check_source(src: RequirementSource, req: Requirements) -> None:
                     "these rules with other config and uses the most restrictive result (use "
                     "'prompt', 'prompt-user', or 'forbidden')")
             elif decision not in (None, "prompt", "prompt-user", "forbidden"):
-                req.errors.append(_enum_error(src, "rules", decision,
+                req.errors.append(_enum_error(src, "rules.prefix_rules.decision", decision,
                                               ("allow", "prompt", "prompt-user", "forbidden")))
     net = d.get("experimental_network")
     if isinstance(net, dict):
@@ -250,6 +257,7 @@ def _check_source(src: RequirementSource, req: Requirements) -> None:
             req.errors.append(_parse_error(
                 src, "`unix_sockets` cannot be combined with legacy `allow_unix_sockets` in managed "
                 "network requirements", "experimental_network"))
+    req.errors.extend(reqcheck.source_errors(src))  # prefix-rule patterns, MCP identities
 
 
 def _check_composed(req: Requirements) -> None:
@@ -272,8 +280,8 @@ def _check_composed(req: Requirements) -> None:
 
 
 def _toml_type(value: Any) -> str:
-    return {bool: "boolean", int: "integer", float: "float", str: "string", dict: "map"}.get(
-        type(value), type(value).__name__)
+    """serde's wording for an unexpected value (``string "x"``, ``integer `1```)."""
+    return reqcheck._serde(value)
 
 
 _RUST = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from mdmtool import sessioncheck
 from mdmtool.errors import MdmError
 from mdmtool.layers import ConfigLayer, Discovery, discover
 from mdmtool.merge import get_path, merge_values
@@ -108,6 +109,7 @@ def _resolve_once(inputs: ResolveInputs, assume_trusted: str | None) -> Effectiv
     sandbox = _constrain_sandbox(r, sandbox, profiles, approval)
     web = _web_search(r, sandbox)
     features, non_default = _features(r)
+    session = sessioncheck.run(r, sandbox)  # referenced files, deny globs, required MCP servers
 
     policy = EffectivePolicy(ok=not r.errors, errors=r.errors)
     policy.trust = disc.trust
@@ -121,6 +123,7 @@ def _resolve_once(inputs: ResolveInputs, assume_trusted: str | None) -> Effectiv
     policy.configured = {k: r.merged.get(k) for k in ("approval_policy", "approvals_reviewer",
                                                       "sandbox_mode", "default_permissions", "web_search")
                          if k in r.merged}
+    policy.notices, policy.explanations = session.notices, session.explanations
     if r.errors:
         return policy
     policy.approval_policy = "granular" if isinstance(approval, dict) else approval
@@ -166,6 +169,9 @@ def _check_config_fatal(r: Resolution) -> None:
     if inputs.full_auto:
         r.errors.append("unexpected argument '--full-auto' found\n(--full-auto was removed in Codex "
                         "0.169.0; use `--sandbox workspace-write` or `--approve-for-me`)")
+    if inputs.yolo and inputs.approval is not None:
+        r.errors.append("the argument '--ask-for-approval <APPROVAL_POLICY>' cannot be used with "
+                        "'--dangerously-bypass-approvals-and-sandbox'")
     if inputs.approval is not None and inputs.approval not in ("on-request", "never"):
         r.errors.append(f"invalid value '{inputs.approval}' for '--ask-for-approval <APPROVAL_POLICY>'"
                         "\n[possible values: on-request, never]")
