@@ -23,7 +23,8 @@ def check_toml(text: str, kind: str, name: str) -> list[Finding]:
 
 
 def _print_findings(findings: list[Finding], stream) -> None:
-    for f in findings:
+    from mdmtool.redact import safe_finding
+    for f in map(safe_finding, findings):
         print(f.line_text(), file=stream)
         if f.remediation:
             print(f"    fix: {f.remediation}", file=stream)
@@ -43,6 +44,9 @@ def run_build(requirements: str | None, managed_config: str | None, output: str,
         if path is None:
             continue
         text = read_text(path)
+        if not text.strip():
+            raise MdmError("the file is empty; Codex treats an empty payload value as absent, "
+                           "so leave the option out instead", file=path)
         findings += check_toml(text, kind, path)
         texts[kind] = text
     from mdmtool.mdm import startup_refusals
@@ -50,9 +54,10 @@ def run_build(requirements: str | None, managed_config: str | None, output: str,
         texts["requirements"], texts["managed-config"],
         (requirements or "requirements", managed_config or "managed config"))
     _print_findings(findings, sys.stderr)
+    from mdmtool.redact import redact_text
     for message in refusals:
-        print(f"error: Codex would refuse to start with this payload: {' '.join(message.split())}",
-              file=sys.stderr)
+        print(f"error: Codex would refuse to start with this payload: "
+              f"{redact_text(' '.join(message.split()))}", file=sys.stderr)
     if refusals or any(f.severity == ERROR for f in findings):
         print("mdmtool: profile not written: fix the errors above (Codex would refuse this "
               "payload or ignore part of it)", file=sys.stderr)
@@ -98,6 +103,7 @@ def run_read(path: str, *, fmt: str = "text", extract: str | None = None,
              force: bool = False) -> int:
     """Decode and validate the Codex keys of a profile / plist / `defaults export` file."""
     from mdmtool.mdm import payload_name, read_payload
+    from mdmtool.redact import redact_text, redact_toml_text
 
     payload = read_payload(path, strict=False)
     findings: list[Finding] = []
@@ -106,7 +112,9 @@ def run_read(path: str, *, fmt: str = "text", extract: str | None = None,
     for key, (kind, _) in _KEY_INFO.items():
         text = payload.text_for(key)
         name = payload_name(path, key)
-        entry = {"present": text is not None, "kind": kind, "toml": text, "file": name}
+        entry = {"present": text is not None, "kind": kind, "file": name,
+                 "bytes": None if text is None else len(text.encode("utf-8")),
+                 "toml": None if text is None else redact_toml_text(text)}  # shown: secrets hidden
         if text is not None:
             try:
                 findings += check_toml(text, kind, name)
@@ -132,10 +140,10 @@ def run_read(path: str, *, fmt: str = "text", extract: str | None = None,
         names = [s["file"] for s in sections.values() if s["present"]]
         sys.stdout.write(render(fmt, findings, names, "mdmtool mdm read", extra))
     for e in errors:
-        print(f"mdmtool: error: {e}", file=sys.stderr)
+        print(f"mdmtool: error: {redact_text(e)}", file=sys.stderr)
     for message in refusals:
-        print(f"mdmtool: error: Codex would refuse to start with this payload: {message}",
-              file=sys.stderr)
+        print(f"mdmtool: error: Codex would refuse to start with this payload: "
+              f"{redact_text(message)}", file=sys.stderr)
     if syntax or (payload.errors and not any(s["present"] for s in sections.values())):
         return EXIT_USAGE
     if payload.errors or refusals or any(f.severity == ERROR for f in findings):
@@ -156,7 +164,7 @@ def _print_text(payload, sections, findings, errors, written) -> None:
             print(f"\n== {key}: absent")
             continue
         text = sec["toml"]
-        print(f"\n== {key} ({sec['kind']}, {len(text.encode('utf-8'))} bytes)")
+        print(f"\n== {key} ({sec['kind']}, {sec['bytes']} bytes)")
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
         mine = [f for f in findings if f.source.file == sec["file"]]
         if mine:
