@@ -11,7 +11,8 @@ How Codex is asked (the key fields only):
 * no ``-p``: one ``codex app-server`` JSON-RPC session -- ``initialize``, ``config/read``
   (layers), ``configRequirements/read``, ``thread/start`` (ephemeral; its result is the
   effective approval / reviewer / sandbox / permission profile); ``configWarning``
-  notifications are the warnings.  If no thread starts, ``codex debug prompt-input`` (the
+  notifications are the warnings, the thread's ``warning`` notifications those with the
+  flags applied.  If no thread starts, ``codex debug prompt-input`` (the
   interactive CLI's view) decides whether Codex would start at all.
 * ``-p P``: the app-server cannot load profiles, so ``codex -p P debug prompt-input`` is
   parsed (permissions text), and ``codex -p P exec`` (no model reachable) supplies the
@@ -99,6 +100,10 @@ class CodexAnswer:
     web_search: str | None = None
     web_search_source: str | None = None  # observed | configured | requirement-fallback
     warnings: list[str] = field(default_factory=list)
+    #: the thread's own warnings (``warning`` notifications after thread/start): computed with
+    #: -s/-a/--dangerously-... applied, which the start-up ``warnings`` above are not; they
+    #: repeat the start-up ones except project-trust notices.  None: no thread was started.
+    thread_warnings: list[str] | None = None
     requirements: dict | None = None
     layers: list | None = None
     source: str = "app-server"  # app-server | cli
@@ -203,6 +208,8 @@ def _run_app_server(setup: CodexSetup, codex: str, tmp: str, thread: bool) -> di
                 ts = s.request("thread/start", {"cwd": setup.cwd, "ephemeral": True, **params})
                 out["thread_start"] = ts
                 tid = ((ts.get("result") or {}).get("thread") or {}).get("id")
+                if tid:  # a round trip after thread/start: its thread-scoped warnings come first
+                    s.request("configRequirements/read")
                 if observe and tid:
                     s.send({"id": 900, "method": "turn/start", "params": {
                         "threadId": tid, "input": [{"type": "text", "text": "probe"}]}})
@@ -375,6 +382,8 @@ def _answer_app_server(ans: CodexAnswer, setup: CodexSetup, codex: str, tmp: str
         _from_cli(ans, cli)
         return
     ans.startup_ok = True
+    ans.thread_warnings = [(n.get("params") or {}).get("message") or ""
+                           for n in app["notifications"] if n.get("method") == "warning"]
     ans.approval_policy, ans.approval_granular = _approval(ts.get("approvalPolicy"))
     ans.approvals_reviewer = ts.get("approvalsReviewer")
     sb = ts.get("sandbox") or {}

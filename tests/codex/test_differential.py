@@ -100,18 +100,21 @@ def differences(ans, pol, norm, profile: bool, flags_bypass_config: bool = False
         # those warnings), words the project-trust warning its own way and repeats some lines
         ours, theirs = _exec_comparable(ours), _exec_comparable(theirs)
         ours = [w for w in ours if "`approval_policy`" not in w]
-    if flags_bypass_config:
-        # The app-server computes its start-up warnings on the config WITHOUT -s/-a/--yolo
-        # (they are thread/start parameters) and adds the thread's own warnings; the CLI
-        # loads the config with the flags and never prints the former (verified with
-        # `codex exec -s workspace-write` on a managed danger-full-access default).
-        # So every warning mdmtool predicts must be there, extra ones are the flagless view.
-        missing = [w for w in ours if w not in theirs]
-        if missing:
-            diffs.append(f"warnings: mdmtool={ours!r} codex={theirs!r}")
+    if flags_bypass_config and not profile and ans.thread_warnings is not None:
+        # The app-server computes its start-up warnings (configWarning) on the config WITHOUT
+        # -s/-a/--dangerously-... (they are thread/start parameters); the thread's own
+        # warnings have them applied, like the interactive CLI (and `codex exec -s ...`).
+        # So requirement fallbacks are compared with the thread's, the rest with start-up's.
+        check("warnings (fallbacks, flags applied)", _fallbacks(ours, True),
+              _fallbacks(norm(ans.thread_warnings), True))
+        check("warnings (others)", _fallbacks(ours, False), _fallbacks(theirs, False))
         return diffs
     check("warnings", ours, theirs)
     return diffs
+
+
+def _fallbacks(warnings: list[str], wanted: bool) -> list[str]:
+    return [w for w in warnings if w.startswith("Configured value for `") == wanted]
 
 
 _TRUST_WARNINGS = ("Project-local config, hooks, and exec policies are disabled",

@@ -79,7 +79,8 @@ def expected_key_fields(name: str) -> dict:
         # see that): Codex does not start, nothing else is observed
         return {"startup_failed": True, "approval_policy": None, "approvals_reviewer": None,
                 "sandbox_mode": None, "network_access": None, "permission_profile": None,
-                "web_search": None, "warnings": [], "web_search_observed": None}
+                "web_search": None, "warnings": [], "web_search_observed": None,
+                "thread_warnings": None}
     return {
         "startup_failed": eff["startup_failed"],
         "approval_policy": eff["approval_policy"],
@@ -91,6 +92,9 @@ def expected_key_fields(name: str) -> dict:
         "warnings": [w.get("line") if profile else w["params"]["summary"]
                      for w in exp["warnings"] if w["source"] == source],
         "web_search_observed": eff.get("web_search_observed"),
+        "thread_warnings": [w["params"]["message"] for w in exp["warnings"]
+                            if w["source"] == "app-server:warning"]
+        if eff["source"] == "app_server.thread_start" else None,
     }
 
 
@@ -107,6 +111,7 @@ def driver_key_fields(ans, norm) -> dict:
         "permission_profile": ans.permission_profile,
         "web_search": ans.web_search,
         "warnings": norm(ans.warnings),
+        "thread_warnings": norm(ans.thread_warnings),
     }
 
 
