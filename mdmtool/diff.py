@@ -64,19 +64,29 @@ class Change:
     def classification(self) -> str:
         return worst(self.effects)
 
+    def shown(self) -> tuple[Any, Any, list[Effect]]:
+        """(old, new, effects) fit to print: secret values hidden, also in the reasons."""
+        from mdmtool.redact import hide_values, redact_at, secret_leaves
+        leaves = [v for side in (self.old, self.new) if side is not MISSING
+                  for v in secret_leaves(self.path, side)]
+        old = self.old if self.old is MISSING else redact_at(self.path, self.old)
+        new = self.new if self.new is MISSING else redact_at(self.path, self.new)
+        return old, new, [Effect(e.classification, hide_values(e.reason, leaves)) for e in self.effects]
+
     def to_json(self) -> dict:
         from mdmtool.tomlio import to_json_compatible
 
         def src(s: Source | None):
             return None if s is None else {"file": s.file, "line": s.line, "col": s.col}
+        old, new, effects = self.shown()
         return {
             "key": self.key, "path": list(self.path),
-            "old": None if self.old is MISSING else to_json_compatible(self.old),
-            "new": None if self.new is MISSING else to_json_compatible(self.new),
+            "old": None if old is MISSING else to_json_compatible(old),
+            "new": None if new is MISSING else to_json_compatible(new),
             "old_present": self.old is not MISSING, "new_present": self.new is not MISSING,
             "classification": self.classification,
             "effects": [{"classification": e.classification, "reason": e.reason}
-                        for e in self.effects],
+                        for e in effects],
             "old_source": src(self.old_source), "new_source": src(self.new_source),
         }
 

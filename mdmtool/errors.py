@@ -55,16 +55,24 @@ def run_guarded(fn: Callable[[], int], *, debug: bool = False) -> int:
     try:
         return fn()
     except MdmError as exc:
-        print(f"mdmtool: error: {exc}", file=sys.stderr)
+        from mdmtool.redact import redact_text  # an error line never shows a secret
+        print(f"mdmtool: error: {redact_text(' '.join(str(exc).split()))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("mdmtool: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return EXIT_OK
+    except RecursionError:
+        if debug:
+            raise
+        print("mdmtool: error: input nested too deeply for mdmtool to follow", file=sys.stderr)
+        return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the single error boundary
         if debug:
             raise
-        print(f"mdmtool: internal error: {type(exc).__name__}: {exc} "
+        from mdmtool.redact import redact_text
+        detail = redact_text(" ".join(str(exc).split()))[:500]
+        print(f"mdmtool: internal error: {type(exc).__name__}: {detail} "
               "(re-run with --debug for a traceback)", file=sys.stderr)
         return EXIT_INTERNAL

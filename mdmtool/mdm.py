@@ -300,17 +300,8 @@ def _looks_like_defaults_read(data: bytes) -> bool:
 
 def load_plist(path: str) -> tuple[dict, str, list[str]]:
     """Read a profile or preference plist: (root dict, kind, notes)."""
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(MAX_PROFILE_BYTES + 1)
-    except FileNotFoundError:
-        raise MdmError("no such file", file=path) from None
-    except IsADirectoryError:
-        raise MdmError("is a directory, not a file", file=path) from None
-    except OSError as exc:
-        raise MdmError(f"cannot read: {exc.strerror or exc}", file=path) from None
-    if len(data) > MAX_PROFILE_BYTES:
-        raise MdmError("file is larger than 16 MiB; not a configuration profile", file=path)
+    from mdmtool.tomlio import read_bytes
+    data = read_bytes(path, MAX_PROFILE_BYTES, what="; not a configuration profile")
     notes: list[str] = []
     kind = "preferences"
     if looks_signed(data):

@@ -7,32 +7,13 @@ from typing import Any
 
 from mdmtool import CODEX_VERSION
 from mdmtool.model import Origin, PolicyWarning, SandboxSpec
+from mdmtool.redact import REDACTED, is_secret_key, redact, redact_text  # noqa: F401 (re-exported)
 
 SCHEMA_VERSION = 1
 
 #: Output keys of the effective policy, in display order.
 POLICY_KEYS = ("approval_policy", "approvals_reviewer", "sandbox_mode", "network_access",
                "permission_profile", "web_search", "writable_roots")
-
-_SECRET_WORDS = ("token", "secret", "password", "passwd", "key", "credential", "auth", "cookie")
-REDACTED = "<redacted>"
-
-
-def is_secret_key(name: str) -> bool:
-    low = name.lower()
-    return any(w in low for w in _SECRET_WORDS) and low not in ("key", "keys") or low in ("env", "headers")
-
-
-def redact(value: Any, key: str = "") -> Any:
-    """Copy of ``value`` with anything that looks like a secret replaced."""
-    if isinstance(value, dict):
-        if key.lower() in ("env", "http_headers", "env_http_headers", "headers", "set"):
-            return {k: REDACTED for k in value}
-        return {k: (REDACTED if isinstance(v, (str, int, float)) and is_secret_key(k) else redact(v, k))
-                for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v, key) for v in value]
-    return value
 
 
 @dataclass
@@ -89,8 +70,9 @@ class EffectivePolicy:
     configured: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        """The versioned ``mdmtool effective --format json`` document."""
-        return {
+        """The versioned ``mdmtool effective --format json`` document (secrets hidden)."""
+        from mdmtool.redact import scrub
+        return scrub({
             "schema_version": SCHEMA_VERSION,
             "codex_version": CODEX_VERSION,
             "ok": self.ok,
@@ -119,4 +101,4 @@ class EffectivePolicy:
             "layers": [layer.to_json() for layer in self.layers],
             "requirements": redact(self.requirements),
             "requirement_sources": self.requirement_sources,
-        }
+        })

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import re
+import stat
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,12 +24,66 @@ from mdmtool.model import Source
 _POS_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _EOF_RE = re.compile(r"\s*\(at end of document\)\s*$")
 
-#: Largest file mdmtool reads; Codex config files are a few KB.
-MAX_TOML_BYTES = 64 * 1024 * 1024
+#: Largest file mdmtool reads; Codex config files are a few KB, and parsing 8 MiB of TOML
+#: already takes seconds.
+MAX_TOML_BYTES = 8 * 1024 * 1024
+#: Deepest nesting of tables and arrays mdmtool handles (Codex's own limits allow 80 key
+#: parts under an 80-part header, so real files stay far below). Deeper data would
+#: exhaust Python's recursion limit in the resolver, the schema check or the diff.
+MAX_DEPTH = 200
+#: Codex's reader refuses keys of more than 80 dotted parts; ``tomllib`` takes quadratic
+#: time on them (a key of 100,000 parts: two minutes), so such keys are found first.
+_KEY_PART = r"""(?:[A-Za-z0-9_-]++|"(?:[^"\\\n]|\\.)*+"|'[^'\n]*+')"""
+_LONG_KEY_RE = re.compile(
+    rf"(?<![^\s\[{{,]){_KEY_PART}(?>(?:[ \t]*+\.[ \t]*+{_KEY_PART}){{80,}})")
 
 
 class TomlSyntaxError(MdmError):
     """A file that is not valid TOML (Codex refuses it too)."""
+
+
+class FileMissing(MdmError):
+    """The file does not exist (also: a dangling symlink); Codex skips such layers."""
+
+
+class TooDeep(MdmError):
+    """Valid TOML nested deeper than mdmtool handles (see :data:`MAX_DEPTH`)."""
+
+
+def nesting_depth(value: Any) -> int:
+    """How deeply tables and arrays nest in ``value`` (a table of scalars: 1); iterative."""
+    if not isinstance(value, (dict, list)):
+        return 0
+    deepest = 0
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        deepest = max(deepest, depth)
+        stack.extend((c, depth + 1) for c in children if isinstance(c, (dict, list)))
+    return deepest
+
+
+def _limit_error(text: str, filename: str) -> TomlSyntaxError | None:
+    from mdmtool.tomlpos import codex_limit
+    hit = codex_limit(text)
+    if hit is None:
+        return None
+    msg, line, col = hit
+    return TomlSyntaxError(f"invalid TOML: {msg}", file=filename, line=line, col=col)
+
+
+def _checked(data: dict[str, Any], text: str, filename: str) -> dict[str, Any]:
+    """``data`` unless it breaks Codex's nesting limits or mdmtool's depth limit."""
+    depth = nesting_depth(data)
+    if depth > 80:  # a key or nesting may be past Codex's limits: find it exactly
+        err = _limit_error(text, filename)
+        if err is not None:
+            raise err
+    if depth > MAX_DEPTH:
+        raise TooDeep(f"tables and arrays nested {depth} deep; mdmtool handles at most "
+                      f"{MAX_DEPTH} (Codex would accept this file)", file=filename)
+    return data
 
 
 @dataclass
@@ -75,38 +130,68 @@ def parse_toml(text: str, filename: str) -> dict[str, Any]:
     """Parse TOML text as Codex would; raise :class:`TomlSyntaxError` with file:line:col."""
     if text.startswith("\ufeff"):
         text = text[1:]
+    if text.count(".") > 80 and _LONG_KEY_RE.search(text):
+        err = _limit_error(text, filename)
+        if err is not None:
+            raise err
     try:
-        return tomllib.loads(text)
+        return _checked(tomllib.loads(text), text, filename)
     except tomllib.TOMLDecodeError as exc:
         first = exc
     except RecursionError:
-        raise TomlSyntaxError("TOML nesting is too deep", file=filename) from None
+        raise _limit_error(text, filename) or TomlSyntaxError(
+            "invalid TOML: nesting is too deep", file=filename) from None
     from mdmtool.tomlpos import fold_multiline_inline_tables
     folded = fold_multiline_inline_tables(text)
     if folded != text:
         try:
-            return tomllib.loads(folded)
+            return _checked(tomllib.loads(folded), text, filename)
         except (tomllib.TOMLDecodeError, RecursionError):
             pass
     msg, line, col = _error_position(text, str(first))
     raise TomlSyntaxError(f"invalid TOML: {msg}", file=filename, line=line, col=col) from None
 
 
-def read_text(path: str) -> str:
-    """Read a file as UTF-8 text with clear errors (missing, unreadable, not UTF-8, too big)."""
+def read_bytes(path: str, limit: int, *, regular_only: bool = False, what: str = "") -> bytes:
+    """Up to ``limit`` bytes of a file, with one-line errors (missing, unreadable, too big).
+
+    A FIFO is opened without blocking, so one nobody writes to reads as empty instead of
+    hanging; ``regular_only`` refuses anything but a regular file, as Codex does for the
+    files it discovers ("is not a file").
+    """
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_TOML_BYTES + 1)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise MdmError("no such file", file=path) from None
+        raise FileMissing("no such file", file=path) from None
     except IsADirectoryError:
         raise MdmError("is a directory, not a file", file=path) from None
     except PermissionError:
         raise MdmError("permission denied", file=path) from None
     except OSError as exc:
         raise MdmError(f"cannot read: {exc.strerror or exc}", file=path) from None
-    if len(raw) > MAX_TOML_BYTES:
-        raise MdmError(f"file is larger than {MAX_TOML_BYTES // (1024 * 1024)} MiB", file=path)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise MdmError("is a directory, not a file", file=path)
+        if regular_only and not stat.S_ISREG(mode):
+            raise MdmError("is not a regular file", file=path)
+        if hasattr(os, "O_NONBLOCK"):
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise MdmError(f"cannot read: {exc.strerror or exc}", file=path) from None
+    finally:
+        os.close(fd)
+    if len(raw) > limit:
+        raise MdmError(f"file is larger than {limit // (1024 * 1024)} MiB; mdmtool does not "
+                       f"read it{what}", file=path)
+    return raw
+
+
+def read_text(path: str, *, regular_only: bool = False) -> str:
+    """Read a file as UTF-8 text (see :func:`read_bytes`); not UTF-8 is a syntax error."""
+    raw = read_bytes(path, MAX_TOML_BYTES, regular_only=regular_only)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -115,18 +200,21 @@ def read_text(path: str) -> str:
         raise TomlSyntaxError("file is not valid UTF-8", file=path, line=line, col=col) from None
 
 
-def read_toml(path: str, *, display: str | None = None) -> TomlFile:
+def read_toml(path: str, *, display: str | None = None, regular_only: bool = False) -> TomlFile:
     """Read and parse a TOML file. ``display`` is the name used in messages."""
     name = display or path
-    text = read_text(path)
+    text = read_text(path, regular_only=regular_only)
     return TomlFile(path=name, text=text, data=parse_toml(text, name))
 
 
 def read_toml_if_exists(path: str, *, display: str | None = None) -> TomlFile | None:
-    """Like :func:`read_toml`, but ``None`` when the file does not exist (Codex skips it)."""
-    if not os.path.lexists(path):
+    """Like :func:`read_toml`, but ``None`` when the file does not exist (Codex skips it,
+    also behind a dangling symlink). Anything else that is not a readable regular file
+    is an error (Codex: "is not a file"; a symlink loop; permission denied)."""
+    try:
+        return read_toml(path, display=display, regular_only=True)
+    except FileMissing:
         return None
-    return read_toml(path, display=display)
 
 
 def to_json_compatible(value: Any) -> Any:
@@ -156,13 +244,29 @@ def parse_override(spec: str) -> tuple[list[str], Any]:
         raise MdmError(f"Empty key in override: {spec}")
     value: Any
     try:
-        value = tomllib.loads(f"_x_ = {raw}")["_x_"]
-    except (tomllib.TOMLDecodeError, RecursionError):
-        folded = None
-        try:
-            from mdmtool.tomlpos import fold_multiline_inline_tables
-            folded = fold_multiline_inline_tables(f"_x_ = {raw}")
-            value = tomllib.loads(folded)["_x_"]
-        except (tomllib.TOMLDecodeError, RecursionError, KeyError):
-            value = raw.strip().strip("\"'")
-    return key.split("."), value
+        value = _override_value(raw)
+    except (tomllib.TOMLDecodeError, RecursionError, KeyError, ValueError):
+        value = raw.strip().strip("\"'")
+    parts = key.split(".")
+    depth = len(parts) + nesting_depth(value)
+    if depth > MAX_DEPTH:
+        raise TooDeep(f"override nested {depth} deep; mdmtool handles at most {MAX_DEPTH} "
+                      f"(Codex would accept it): {'.'.join(parts[:3])}...")
+    return parts, value
+
+
+def _override_value(raw: str) -> Any:
+    """The TOML value of ``-c key=raw``; raises where Codex's reader fails (then Codex,
+    and the caller, take ``raw`` as a literal string), also past Codex's nesting limits."""
+    text = f"_x_ = {raw}"
+    if text.count(".") > 80 and _LONG_KEY_RE.search(text) and _limit_error(text, "-c") is not None:
+        raise ValueError("past Codex's limits")
+    try:
+        value = tomllib.loads(text)["_x_"]
+    except tomllib.TOMLDecodeError:
+        from mdmtool.tomlpos import fold_multiline_inline_tables
+        text = fold_multiline_inline_tables(text)
+        value = tomllib.loads(text)["_x_"]
+    if nesting_depth(value) > 80 and _limit_error(text, "-c") is not None:
+        raise ValueError("past Codex's limits")
+    return value

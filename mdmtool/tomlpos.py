@@ -244,3 +244,103 @@ def fold_multiline_inline_tables(text: str) -> str:
     for i in sc.fold:
         chars[i] = " "
     return "".join(chars)
+
+
+# ----------------------------------------------------------------------------- Codex's limits
+
+#: Codex's TOML reader refuses a key of more than 80 dotted parts ("recursion limit") and
+#: arrays / inline tables nested more than 80 deep ("cannot recurse further"); observed
+#: with Codex 0.169.0 (a header of 80 parts plus a key, or 40 parts plus 80-deep arrays,
+#: is accepted: the limits are per key and per value).
+CODEX_MAX_KEY_PARTS = 80
+CODEX_MAX_NESTING = 80
+KEY_LIMIT_MESSAGE = "recursion limit: a key of more than 80 dotted parts (Codex refuses it)"
+NESTING_LIMIT_MESSAGE = ("cannot recurse further; max recursion depth met: arrays or inline "
+                         "tables nested more than 80 deep (Codex refuses it)")
+
+
+class _LimitHit(Exception):
+    def __init__(self, message: str, line: int, col: int):
+        super().__init__(message)
+        self.message, self.line, self.col = message, line, col
+
+
+class _LimitScanner(_Scanner):
+    """The scanner, stopping at the first key or nesting Codex's reader would refuse.
+
+    It raises before the positions of a too-long key are recorded, so a key of 100,000
+    parts costs linear time.
+    """
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.depth = 0
+
+    def read_key(self):
+        self.skip_ws()
+        start, line, line_start = self.i, self.line, self.line_start
+        parts, where = super().read_key()
+        if len(parts) > CODEX_MAX_KEY_PARTS:
+            j = start - 1
+            while j >= line_start and self.s[j] in " \t":
+                j -= 1
+            if j >= line_start and self.s[j] == "[":  # a table header: point at its bracket
+                start = j - 1 if j - 1 >= line_start and self.s[j - 1] == "[" else j
+            raise _LimitHit(KEY_LIMIT_MESSAGE, line, start - line_start + 1)
+        return parts, where
+
+    def read_value(self, path: tuple) -> None:
+        if self.peek() not in ("[", "{"):
+            super().read_value(path)
+            return
+        self.depth += 1
+        try:
+            if self.depth > CODEX_MAX_NESTING:
+                raise _LimitHit(NESTING_LIMIT_MESSAGE, *self.here())
+            super().read_value(path)
+        finally:
+            self.depth -= 1
+
+
+def codex_limit(text: str) -> tuple[str, int, int] | None:
+    """(message, line, col) of the first key or nesting beyond Codex's limits, else None."""
+    sc = _LimitScanner(text)
+    try:
+        sc.run()
+    except _LimitHit as hit:
+        return hit.message, hit.line, hit.col
+    except (ValueError, IndexError, RecursionError):
+        pass
+    return None
+
+
+# ----------------------------------------------------------------------------- value spans
+
+class _SpanScanner(_Scanner):
+    """The scanner, also recording where each scalar value is written (for redaction)."""
+
+    def __init__(self, text: str):
+        super().__init__(text)
+        self.spans: dict[tuple[int, int], tuple] = {}
+
+    def read_value(self, path: tuple) -> None:
+        start = self.i
+        scalar = self.peek() not in ("[", "{")
+        super().read_value(path)
+        if scalar:
+            end = self.i
+            while end > start and self.s[end - 1] in " \t\r":
+                end -= 1
+            if end > start:
+                self.spans[(start, end)] = path
+
+
+def value_spans(text: str) -> tuple[dict[tuple[int, int], tuple], int | None]:
+    """{(start, end) offsets of each scalar value: its key path}, and the offset of the
+    line where scanning stopped on text it could not follow (None: all of it)."""
+    sc = _SpanScanner(text)
+    try:
+        sc.run()
+    except (ValueError, IndexError, RecursionError):
+        return sc.spans, sc.line_start
+    return sc.spans, None

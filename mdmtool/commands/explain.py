@@ -91,7 +91,7 @@ def build_story(key: str, inputs: ResolveInputs) -> Story:
             if layer.enabled:
                 merged = merge_values(merged, layer.data)
         effective = get_path(merged, key.split("."))
-    story = Story(key=key, effective=_safe(key.split(".")[-1], effective), origin=describe(policy.origins.get(key)),
+    story = Story(key=key, effective=_safe(key.split("."), effective), origin=describe(policy.origins.get(key)),
                   errors=list(policy.errors), remedy=REMEDIES.get(key))
     for layer in disc.layers:
         for path in paths:
@@ -102,9 +102,11 @@ def build_story(key: str, inputs: ResolveInputs) -> Story:
                 if not layer.enabled:
                     note = f"ignored: project is {layer.disabled_reason}"
                 elif layer.kind == "session-flags":
-                    note = layer.override_text.get(parts)
+                    from mdmtool.redact import redact_override
+                    text = layer.override_text.get(parts)
+                    note = redact_override(text) if text else text
                 story.settings.append(Setting(layer.kind, file, line, path,
-                                              _safe(parts[-1], get_path(layer.data, parts)),
+                                              _safe(parts, get_path(layer.data, parts)),
                                               layer.enabled, note))
     story.flags = _flags_used(inputs, flags)
     for rk in req_keys:
@@ -117,12 +119,10 @@ def build_story(key: str, inputs: ResolveInputs) -> Story:
     return story
 
 
-def _safe(name: str, value: Any) -> Any:
-    """Never show a secret: redact values under secret-looking keys."""
-    from mdmtool.policy import REDACTED, is_secret_key, redact
-    if is_secret_key(name) and not isinstance(value, (dict, list)):
-        return REDACTED
-    return redact(value, name)
+def _safe(path, value: Any) -> Any:
+    """Never show a secret: redact the value with the context of its whole key path."""
+    from mdmtool.redact import redact_at
+    return redact_at(tuple(path), value)
 
 
 def _flags_used(inputs: ResolveInputs, relevant: list[str]) -> list[str]:
@@ -181,8 +181,9 @@ def run_explain(key: str, inputs: ResolveInputs, *, fmt: str = "text") -> int:
     story = build_story(key, inputs)
     if fmt == "json":
         from dataclasses import asdict
-        from mdmtool.policy import redact
-        sys.stdout.write(json.dumps(redact(asdict(story)), indent=2, default=str) + "\n")
+        from mdmtool.redact import scrub
+        sys.stdout.write(json.dumps(scrub(asdict(story)), indent=2, default=str) + "\n")
     else:
-        sys.stdout.write(render_text(story))
+        from mdmtool.redact import redact_text
+        sys.stdout.write(redact_text(render_text(story)))
     return EXIT_OK if not story.errors else EXIT_FINDINGS

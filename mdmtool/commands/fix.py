@@ -154,8 +154,7 @@ def run_fix(path: str, *, requirements: str | None = None, prefer: list[str] | N
     if fmt == "json":
         sys.stdout.write(json.dumps({
             "schema_version": 1, "file": path, "dry_run": dry_run, "changed": changed,
-            "fixes": [{"rule": o.rule, "applied": o.applied, "description": o.description,
-                       "message": m, "fix": o.fix} for o, m in zip(plan.outcomes, messages)],
+            "fixes": [_shown_fix(o, m) for o, m in zip(plan.outcomes, messages)],
             "also_written": sorted(externals)}, indent=2, default=str) + "\n")
     if dry_run:
         if fmt == "text":
@@ -176,6 +175,16 @@ def run_fix(path: str, *, requirements: str | None = None, prefer: list[str] | N
     return EXIT_FINDINGS if plan.skipped else EXIT_OK
 
 
+def _shown_fix(outcome, message: str) -> dict:
+    """One fix of the JSON report, secrets hidden (values, description, message)."""
+    from mdmtool.model import Finding, Source
+    from mdmtool.redact import safe_finding
+    f = safe_finding(Finding(outcome.rule or "", "info", message, Source(), outcome.description,
+                             fix=outcome.fix if isinstance(outcome.fix, dict) else None))
+    return {"rule": outcome.rule, "applied": outcome.applied, "description": f.remediation,
+            "message": f.message, "fix": f.fix}
+
+
 def _report(plan, messages: list[str], path: str, *, would: bool) -> None:
     verb = "would fix" if would else "fixed"
     lines = []
@@ -188,4 +197,5 @@ def _report(plan, messages: list[str], path: str, *, would: bool) -> None:
     n, s = len(plan.applied), len(plan.skipped)
     lines.append(f"{path}: {n} fix{'es' if n != 1 else ''} {'to apply' if would else 'applied'}"
                  + (f", {s} need a hand" if s else ""))
-    print("\n".join(lines), file=sys.stderr if not would else sys.stdout)
+    from mdmtool.redact import redact_text
+    print(redact_text("\n".join(lines)), file=sys.stderr if not would else sys.stdout)

@@ -22,7 +22,8 @@ class _CsvSink:
         self.writer.writerow(header)
 
     def add(self, row) -> None:
-        self.writer.writerow(row)
+        from mdmtool.redact import scrub
+        self.writer.writerow(scrub(list(row)))
 
     def text(self) -> str:
         return self.buf.getvalue()
@@ -55,12 +56,13 @@ def run_report(source: str, *, fmt: str = "text", csv_path: str | None = None) -
         raise MdmError("no effective documents found (expected *.json files or JSON lines)", file=source)
     if csv_path and sink:
         _save_csv(csv_path, sink.text())
+    from mdmtool.redact import redact_text, scrub
     if fmt == "json":
-        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+        sys.stdout.write(json.dumps(scrub(report.to_json()), indent=2) + "\n")
     elif fmt == "csv":
         sys.stdout.write(sink.text())
     else:
-        sys.stdout.write(report.to_text())
+        sys.stdout.write(redact_text(report.to_text()))
     return EXIT_FINDINGS if (report.refusing or report.unreadable) else EXIT_OK
 
 
@@ -71,7 +73,8 @@ def run_summary(path: str) -> int:
         raise MdmError(f"expected one effective document, found {len(docs)}", file=path)
     if docs[0].doc is None:
         raise MdmError(docs[0].error or "unreadable", file=path)
-    print(summary_line(docs[0].doc))
+    from mdmtool.redact import redact_text
+    print(redact_text(summary_line(docs[0].doc)))
     return EXIT_OK
 
 
@@ -102,6 +105,7 @@ def run_impact(source: str, requirements: str, *, channel: str = "system", fmt: 
 
     from mdmtool.fleet import TEXT_LIMIT, iter_documents
     from mdmtool.impact import ImpactAnalysis
+    from mdmtool.redact import redact_text, scrub
 
     _check_format(fmt)
     fail_on = list(fail_on or [])
@@ -130,7 +134,7 @@ def run_impact(source: str, requirements: str, *, channel: str = "system", fmt: 
             if h.status in listed and len(listed[h.status]) <= TEXT_LIMIT:
                 listed[h.status].append(h)
             if fmt == "json":  # streamed: hosts as they are predicted, the summary last
-                sys.stdout.write((head if first else ",\n") + json.dumps(h.to_json()))
+                sys.stdout.write((head if first else ",\n") + json.dumps(scrub(h.to_json())))
                 first = False
             if sink:
                 sink.add(_impact_csv_row(h))
@@ -149,7 +153,7 @@ def run_impact(source: str, requirements: str, *, channel: str = "system", fmt: 
                "distinct_setups_resolved": resolutions}
     if fmt == "json":
         tail = {"unreadable": [{"source": o, "error": e} for o, e in unreadable], "summary": summary}
-        sys.stdout.write("\n], " + json.dumps(tail, indent=2)[1:] + "\n")
+        sys.stdout.write("\n], " + json.dumps(scrub(tail), indent=2)[1:] + "\n")
     elif fmt == "csv":
         sys.stdout.write(sink.text())
     else:
@@ -178,7 +182,7 @@ def run_impact(source: str, requirements: str, *, channel: str = "system", fmt: 
             total = counts[status]
             if total > TEXT_LIMIT:
                 out.append(f"  ... and {total - TEXT_LIMIT} more (--format json or --csv for all)")
-        sys.stdout.write("\n".join(out) + "\n")
+        sys.stdout.write(redact_text("\n".join(out)) + "\n")
     hit = (("refuse" in fail_on and counts["refuses"]) or
            ("fallback" in fail_on and (counts["falls-back"] or counts["refuses"])) or
            ("change" in fail_on and (counts["changes"] or counts["falls-back"] or counts["refuses"])))

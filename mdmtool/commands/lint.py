@@ -99,8 +99,9 @@ class _Sink:
         return self.module is not None
 
     def write_findings(self, findings) -> None:
+        from mdmtool.redact import safe_finding
         for f in findings:
-            self.fh.write(self.module.format_finding(f) + "\n")
+            self.fh.write(self.module.format_finding(safe_finding(f)) + "\n")
 
     def finish(self, findings, files, command, summary, noun, multi) -> None:
         extra_lines = summary.lines(noun) if multi else []

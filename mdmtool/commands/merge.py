@@ -9,8 +9,10 @@ from mdmtool.errors import EXIT_OK, UsageError
 
 
 def unified(before: str, after: str, name: str) -> str:
-    return "".join(difflib.unified_diff(before.splitlines(keepends=True),
-                                        after.splitlines(keepends=True),
+    """A unified diff of two TOML texts, as shown to a reviewer: secret values hidden."""
+    from mdmtool.redact import redact_toml_text
+    return "".join(difflib.unified_diff(redact_toml_text(before).splitlines(keepends=True),
+                                        redact_toml_text(after).splitlines(keepends=True),
                                         fromfile=f"{name} (current)", tofile=f"{name} (new)"))
 
 

@@ -36,7 +36,11 @@ class Report:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.findings = sorted(self.findings, key=sort_key)
+        from mdmtool.redact import redact_text, safe_finding, scrub
+        # every format shows what the Report holds: hide secrets once, here
+        self.findings = sorted((safe_finding(f) for f in self.findings), key=sort_key)
+        self.tool_command = redact_text(self.tool_command)
+        self.extra = scrub(self.extra)
         seen: dict[str, None] = {}
         for f in self.files:
             seen.setdefault(f, None)

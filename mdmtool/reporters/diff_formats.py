@@ -34,11 +34,12 @@ def _where(change) -> str:
 
 def change_lines(change, indent: str = "") -> list[str]:
     where = _where(change)
-    head = (f"{indent}{change.classification.upper():<9}  {change.key}: {_value(change.old)} -> "
-            f"{_value(change.new)}")
+    old, new, effects = change.shown()  # secrets hidden
+    head = (f"{indent}{change.classification.upper():<9}  {change.key}: {_value(old)} -> "
+            f"{_value(new)}")
     lines = [head + (f"  [{where}]" if where else "")]
-    for e in change.effects:
-        tag = "" if len(change.effects) == 1 else f"{e.classification}: "
+    for e in effects:
+        tag = "" if len(effects) == 1 else f"{e.classification}: "
         lines.append(f"{indent}           {tag}{e.reason}")
     return lines
 
@@ -77,8 +78,9 @@ def render_github(result, *, fail_on: tuple = ()) -> str:
             if src.line:
                 props.append(f"line={src.line}")
         props.append(f"title={_esc_prop(f'posture {cls}: {ch.key}')}")
-        old = "(unset)" if ch.old is MISSING else _value(ch.old)
-        msg = f"{ch.key}: {old} -> {_value(ch.new)}\n" + "\n".join(e.reason for e in ch.effects)
+        shown_old, shown_new, effects = ch.shown()  # secrets hidden
+        old = "(unset)" if shown_old is MISSING else _value(shown_old)
+        msg = f"{ch.key}: {old} -> {_value(shown_new)}\n" + "\n".join(e.reason for e in effects)
         lines.append(f"::{level} {','.join(props)}::{_esc(msg)}")
     lines.append(f"mdmtool diff: {result.summary_line()}")
     return "\n".join(lines) + "\n"
