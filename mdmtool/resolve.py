@@ -442,6 +442,17 @@ def _constrain_sandbox(r: Resolution, choice: SandboxChoice, profiles: Permissio
                        approval: Any) -> SandboxChoice:
     req = r.req
     allowed_profiles = req.get("allowed_permission_profiles")
+    allowed_names = [name for name, ok in allowed_profiles.items() if ok is True] \
+        if isinstance(allowed_profiles, dict) else None
+    configured_dp = r.merged.get("default_permissions")
+    if allowed_names is not None and isinstance(configured_dp, str) and configured_dp not in allowed_names \
+            and not (choice.profile_id == configured_dp and choice.explicit):
+        # Codex judges a configured default_permissions even when a flag or a higher
+        # sandbox_mode decides the sandbox (differential case diff_0154)
+        target = req.get("default_permissions") or ":workspace"
+        r.warn("permission_profile", f"Configured value for `permission_profile` is disallowed by "
+               f"requirements; falling back from `{configured_dp}` to required value `{target}`.",
+               configured_dp, target, r.origins.get("permission_profile"))
     if isinstance(allowed_profiles, dict) and choice.profile_key not in (
             name for name, ok in allowed_profiles.items() if ok is True):
         target = req.get("default_permissions") or ":workspace"
