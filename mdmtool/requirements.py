@@ -158,10 +158,12 @@ def compose(disc: Discovery) -> Requirements:
     """Load, compose and check the requirements that apply on this machine."""
     sources, errors = load_sources(disc)
     req = Requirements(sources=sources, errors=errors)
-    host = _this_host(disc.inputs.hostname)
+    host = None  # looked up only when needed: getfqdn() may wait on DNS
     for src in sources:
         _check_source(src, req)
-        _apply_remote_sandbox_config(src, host)
+        if isinstance(src.data.get("remote_sandbox_config"), list):
+            host = host or _this_host(disc.inputs.hostname)
+            _apply_remote_sandbox_config(src, host)
     merged: dict[str, Any] = {}
     for src in sources:  # low -> high
         regular = {k: v for k, v in src.data.items() if k not in ("rules", "remote_sandbox_config")}

@@ -226,24 +226,28 @@ def _to_findings(tf: TomlFile, kind: str, err) -> list[Finding]:
                                remediation="remove the key or correct its name", key=".".join(map(str, path + (key,)))))
         return out
     dotted = ".".join(str(p) for p in path) or "(top level)"
-    return [Finding(RULE_SCHEMA, ERROR, f"`{dotted}`: {_message(err)}", tf.locate(path),
+    return [Finding(RULE_SCHEMA, ERROR, f"`{dotted}`: {_message(err, path)}", tf.locate(path),
                     remediation=_remedy(err), key=dotted)]
 
 
-def _message(err) -> str:
+def _message(err, path: tuple = ()) -> str:
+    from mdmtool.redact import is_secret_path, redact_at
+    shown = redact_at(path, err.instance)  # never echo a secret value
     if err.validator == "enum":
         allowed = ", ".join(json.dumps(v) for v in err.validator_value)
-        return f"{json.dumps(err.instance)} is not one of {allowed}"
+        return f"{json.dumps(shown)} is not one of {allowed}"
     if err.validator == "type":
         want = err.validator_value if isinstance(err.validator_value, str) else " or ".join(err.validator_value)
-        return f"expected {want}, got {_json_type(err.instance)} {_short(err.instance)}"
+        return f"expected {want}, got {_json_type(err.instance)} {_short(shown)}"
     if err.validator == "minItems" and err.instance == []:
         return "must not be empty (Codex refuses an empty list)"
     if err.validator == "contains":
         return f"must contain {json.dumps(err.validator_value.get('const', err.validator_value))}"
     if err.validator in ("oneOf", "anyOf"):
         desc = err.schema.get("description", "") if isinstance(err.schema, dict) else ""
-        return f"{_short(err.instance)} is not a valid value" + (f" ({desc.split('.')[0]})" if desc else "")
+        return f"{_short(shown)} is not a valid value" + (f" ({desc.split('.')[0]})" if desc else "")
+    if shown != err.instance or is_secret_path(path):
+        return f"invalid value (fails the schema's `{err.validator}` check)"
     return err.message
 
 
@@ -291,9 +295,9 @@ def type_errors(tf: TomlFile, kind: str) -> list[Finding]:
 
 @lru_cache(maxsize=4)
 def schema_digest(kind: str) -> str:
-    import hashlib
+    from mdmtool.cache import digest
     path = _schema_path("requirements.schema.json" if kind == "requirements" else "config.schema.json")
     if path is None:
         return "none"
     with open(path, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()[:16]
+        return digest(fh.read())[:16]
