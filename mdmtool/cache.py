@@ -7,10 +7,22 @@ only ever saves time, never changes an answer.
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from mdmtool import __version__
+
+try:  # the built-in SHA-256: importing hashlib loads OpenSSL (3-5 ms of every start-up)
+    from _sha256 import sha256 as _sha256  # CPython 3.11
+except ImportError:  # pragma: no cover - other versions and interpreters
+    try:
+        from _sha2 import sha256 as _sha256  # CPython 3.12+
+    except ImportError:
+        from hashlib import sha256 as _sha256
+
+
+def digest(data: bytes) -> str:
+    """Hex SHA-256 of ``data``."""
+    return _sha256(data).hexdigest()
 
 
 def _dir() -> str | None:
@@ -24,7 +36,7 @@ def _dir() -> str | None:
 
 
 def key(*parts: str) -> str:
-    h = hashlib.sha256(__version__.encode())
+    h = _sha256(__version__.encode())
     for p in parts:
         h.update(b"\0")
         h.update(p.encode("utf-8", "surrogatepass"))
