@@ -436,6 +436,33 @@ KindOpt = Annotated[Optional[str], typer.Option(
     "--kind", help="Treat inputs as config, requirements or effective (default: detected).")]
 
 
+@app.command(help="Run the installed Codex on this machine's own files (a throw-away copy; offline, "
+             "in bubblewrap; MCP servers are not started) and compare its effective policy with "
+             "mdmtool's, field by field. Same inputs as `effective`. Prints the Codex version found. "
+             "Exit 0 agreement, 1 a difference, 2 Codex or bubblewrap missing / bad input.")
+def crosscheck(
+    system_dir: SystemDirOpt = "/etc/codex", codex_home: CodexHomeOpt = None, cwd: CwdOpt = None,
+    profile: ProfileOpt = None, overrides: OverrideOpt = None, sandbox: SandboxOpt = None,
+    approval: ApprovalOpt = None, yolo: YoloOpt = False, full_auto: FullAutoOpt = False,
+    add_dir: AddDirOpt = None, search: SearchOpt = False, enable: EnableOpt = None,
+    disable: DisableOpt = None,
+    codex: Annotated[Optional[str], typer.Option("--codex", help="Codex binary (default: $CODEX_BIN, "
+                                                 "`codex` on PATH).")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds per Codex process.")] = 30.0,
+    no_web_probe: Annotated[bool, typer.Option("--no-web-probe", help="Skip catching the first model "
+                                               "request (faster; web search then only when configured).")] = False,
+    keep: Annotated[Optional[str], typer.Option("--keep", help="Keep the throw-away copy in this directory.")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
+) -> None:
+    def body() -> int:
+        from mdmtool.commands.crosscheck import run_crosscheck
+        inputs = _inputs(system_dir, codex_home, cwd, profile, overrides, sandbox, approval, yolo,
+                         full_auto, add_dir, search, enable, disable, None, None, False)
+        return run_crosscheck(inputs, fmt=fmt, codex_bin=codex, timeout=timeout,
+                              observe_web_search=not no_web_probe, keep=keep)
+    _finish(body)
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

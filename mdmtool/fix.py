@@ -205,12 +205,24 @@ def _apply_one(doc: Any, fix: dict, rule: str | None) -> FixOutcome:
                           "different value; resolve by hand", rule)
     if to[: len(path)] == path:
         return FixOutcome(fix, False, f"cannot move {where} into itself", rule)
+    # the moved key keeps its own trailing comment (`key = v  # why`) unless a new value is set
+    item = value if "value" in fix else _detached(_get(doc, path[:-1]), path[-1], current)
     pruned = _delete(doc, path, fix.get("comment"))
     if existing is _MISSING:
-        why = _set(doc, to, value)
+        why = _set(doc, to, item)
         if why:
             return FixOutcome(fix, False, why, rule)
     return FixOutcome(fix, True, f"moved {where} to {dotted(to)}", rule, pruned=pruned)
+
+
+def _detached(parent: Any, key: Any, current: Any) -> Any:
+    """A copy of the tomlkit item at ``parent[key]`` (its trailing comment included) that can
+    be inserted elsewhere; tomlkit hands out booleans as plain ``bool``, so ask for the item."""
+    try:
+        item = parent.item(key) if hasattr(parent, "item") and not isinstance(key, int) else current
+        return copy.deepcopy(item)
+    except Exception:  # noqa: BLE001 - fall back to the plain value
+        return _plain(current)
 
 
 def expected_values(data: dict, outcomes: list[FixOutcome]) -> dict:

@@ -235,6 +235,9 @@ _FIXED: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
     (re.compile(r"requirements\.toml permissions profile `([^`]+)` conflicts"),
      lambda m: f"requirements and a config file both define [permissions.{m.group(1)}]: rename the "
                "config's profile."),
+    (re.compile(r"unix_sockets value `([^`]*)` for `([^`]*)` is invalid"),
+     lambda m: f"unix_sockets values are \"allow\" or \"deny\"; `{m.group(2)}` = \"{m.group(1)}\" makes "
+               "Codex refuse to start (\"none\" is only valid for filesystem paths)."),
     (re.compile(r"--profile `([^`]+)` cannot be used while"),
      lambda m: f"config.toml still has a legacy profile selector or [profiles.{m.group(1)}]: move those "
                f"settings to {m.group(1)}.config.toml."),
@@ -275,6 +278,19 @@ def explain(error: str, r: "Resolution | None" = None) -> dict[str, Any]:
         out.update(file=file, line=line, col=col)
         out["explanation"] = _config_position(ctx, file, line, pm.group("msg").split("\n")[0])
         return out
+    m = re.match(r"(?P<msg>[^\n]*)\nin `(?P<key>[^`]+)`", error)
+    if m:  # a -c value (Codex names no position)
+        text = _config_position(ctx, "", 0, m.group("msg")).replace("``", f"`{m.group('key')}`")
+        out["explanation"] = f"a -c {m.group('key')}=... value on the command line: " + text
+        return out
+    m = re.match(r"unknown variant `([^`]*)`, expected (.*)$", error.split("\n")[0])
+    if m and r is not None:
+        key = next((o.split("=", 1)[0].strip() for o in r.inputs.overrides
+                    if "=" in o and m.group(1) in o.split("=", 1)[1]), None)
+        if key:
+            out["explanation"] = (f"-c {key}=\"{m.group(1)}\" on the command line is not a value Codex "
+                                  f"knows; allowed: {_expected_list(error.split(chr(10))[0])}.")
+            return out
     out["explanation"] = "Codex refuses to start with this message; see the text above."
     return out
 

@@ -14,9 +14,29 @@ BUILTIN_PROFILES = (":read-only", ":workspace", ":danger-full-access")
 
 
 def refusal_findings(tf: TomlFile, kind: str) -> list[Finding]:
-    if kind == "requirements":
-        return _requirements(tf)
-    return _config(tf)
+    out = _requirements(tf) if kind == "requirements" else _config(tf)
+    return out + session_findings(tf, kind)
+
+
+def session_findings(tf: TomlFile, kind: str) -> list[Finding]:
+    """What Codex only finds at session start or ignores (mdmtool.filecheck): root deny globs,
+    missing referenced files, required MCP servers that cannot start, requirements that
+    enforce nothing. Machine checks run when ``tf`` is a real file (its folder is the base)."""
+    import os
+
+    from mdmtool.filecheck import file_issues, this_machine
+    from mdmtool.lint.catalog import RULES
+    from mdmtool.model import Source
+    place = this_machine(tf.path) if os.path.isfile(tf.path) else None
+    out = []
+    for i in file_issues(tf.data, "requirements" if kind == "requirements" else "config", tf.path, place):
+        meta = RULES.get(i.rule)
+        src = tf.locate(i.path) if i.path else Source(tf.path, 1, 1)
+        rule = RULE if i.rule == "MDM706" else i.rule  # validate's own id for "Codex refuses to start"
+        out.append(Finding(rule, i.severity, i.message, src,
+                           remediation=i.remediation or (meta.remediation if meta else None),
+                           key=".".join(str(p) for p in i.path) or None, fix=i.fix))
+    return out
 
 
 def _f(tf: TomlFile, path: tuple, message: str, remediation: str) -> Finding:

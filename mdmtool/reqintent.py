@@ -86,7 +86,7 @@ _WEB = {"disabled", "cached", "indexed", "live"}
 def _prefix_rule(cmd: str) -> str:
     tokens = [t for t in re.split(r"\s+", cmd.strip()) if t][:4] or ["rm"]
     pat = ", ".join(f"{{ token = {json.dumps(t)} }}" for t in tokens)
-    return f'[rules]\nprefix_rules = [{{ pattern = [{pat}], decision = "forbidden" }}]'
+    return f'[rules] prefix_rules = [{{ pattern = [{pat}], decision = "forbidden" }}]'
 
 
 def _suggest_value(name: str, value: Any) -> tuple[str, dict | None]:
@@ -107,11 +107,14 @@ def _suggest_value(name: str, value: Any) -> tuple[str, dict | None]:
             set(words) <= {"user", "auto_review", "guardian_subagent"}:
         return f"allowed_approvals_reviewers = {_toml(words)}", {"key": "allowed_approvals_reviewers",
                                                                  "value": words}
+    if "danger" in low and value is True and any(w in low for w in ("forbid", "deny", "block", "no_")):
+        vals = ["read-only", "workspace-write"]
+        return f"allowed_sandbox_modes = {_toml(vals)}", {"key": "allowed_sandbox_modes", "value": vals}
     if any(w in low for w in ("forbid", "command", "block", "deny_cmd", "disallow", "exec")) and words:
         return _prefix_rule(words[0]), None
     if any(w in low for w in ("deny_read", "path", "file", "secret", "read")) and words \
             and all(w.startswith(("/", "~")) for w in words):
-        return f"[permissions.filesystem]\ndeny_read = {_toml(words)}", None
+        return f"[permissions.filesystem] deny_read = {_toml(words)}", None
     if any(w in low for w in ("domain", "host", "network", "proxy", "url")):
         return ("[experimental_network] enabled = true with domains = { \"example.com\" = \"allow\" } "
                 "(and a sandbox that grants network)"), None

@@ -67,6 +67,18 @@ def render_text(policy: EffectivePolicy) -> str:
     if policy.errors:
         lines.append("")
         lines.append("Fatal errors (Codex exits):")
-        for e in policy.errors:
-            lines.append(f"  - {e}")
+        plain = {i: x for i, x in enumerate(policy.explanations)}
+        for i, e in enumerate(policy.errors):
+            lines.append(f"  - {e}".replace("\n", "\n    "))
+            x = plain.get(i)
+            if x and x.get("explanation"):
+                where = ""
+                if x.get("file"):
+                    where = f" [{x['file']}" + (f":{x['line']}" if x.get("line") else "") + "]"
+                lines.append(f"    what it means: {x['explanation']}{where}")
+    if policy.notices:
+        lines.append("")
+        lines.append("Notes (Codex does not say these):")
+        for n in policy.notices:
+            lines.append(f"  - {n}")
     return "\n".join(lines) + "\n"

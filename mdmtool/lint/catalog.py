@@ -64,10 +64,25 @@ _RULES = [
              "Configured feature value is overridden by a requirements pin",
              "Remove the feature setting (the requirements pin always wins).",
              "requirements-vs-config", autofix=True),
+    RuleMeta("MDM107", "mcp-server-not-allowed", W,
+             "MCP server is not in the requirements' MCP allowlist: Codex disables it",
+             "Add [mcp_servers.<id>] identity = { command = \"...\" } (or url) to the requirements, or "
+             "remove the server from the config.", "requirements-vs-config"),
     RuleMeta("MDM110", "refuses-to-start", E,
              "Codex would refuse to start with these files",
              "Fix the reported problem; Codex fails closed instead of running with defaults.",
              "requirements-vs-config", fatal=True),
+    # ---- session start (what schema checks cannot see)
+    RuleMeta("MDM111", "session-start-failure", E,
+             "Codex loads the files but will not run: a session cannot start",
+             "Fix the reported cause: a deny-read glob needs a directory prefix (/home/**/*.key, "
+             "~/**/*.key); a referenced file must exist (relative paths are read from the file's "
+             "folder); a required MCP server's command must be installed (or set required = false).",
+             "session", fatal=True),
+    RuleMeta("MDM112", "agent-role-ignored", W,
+             "Agent role is dropped: its config_file is missing, not a file, or not TOML",
+             "Point config_file at an existing TOML file (relative paths are read from the folder of "
+             "the file that sets it).", "session"),
     # ---- version drift
     RuleMeta("MDM201", "approval-untrusted-removed", E,
              'approval_policy = "untrusted" is no longer supported',
@@ -211,6 +226,7 @@ _RULES = [
 RULES: dict[str, RuleMeta] = {r.id: r for r in _RULES}
 FAMILIES = {
     "input": "Input", "requirements-vs-config": "Requirements versus configuration",
+    "session": "Session start: files, globs and MCP servers Codex only checks when a session starts",
     "drift": "Deprecated and removed settings (Codex 0.169 version drift)",
     "danger": "Dangerous settings", "network": "Network policy semantics",
     "projects": "Project layers", "permissions": "Permission profiles",

@@ -31,4 +31,4 @@ def unit_rule(fn):
 def load_all() -> None:
     """Import every rule family (registration happens at import)."""
     from mdmtool.lint.rules import (danger, drift, keys, netrules, permissions,  # noqa: F401
-                                    projects, requirements, resolved)
+                                    projects, requirements, resolved, session)

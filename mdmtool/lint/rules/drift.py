@@ -133,9 +133,22 @@ def _special_paths(f):
         for key in fs:
             if key in (":cwd", ":project_roots"):
                 path = ("permissions", name, "filesystem", key)
-                yield hit("MDM206", f, path, f"`{key}` is an old name of `:workspace_roots`",
+                msg = ("`:project_roots` is an old name of `:workspace_roots` (Codex 0.169 reads it as "
+                       "that without a word, case 662)" if key == ":project_roots" else
+                       "`:cwd` is not recognised by Codex 0.169: it warns (\"Configured filesystem path "
+                       "`:cwd` is not recognized ... will be ignored\") and IGNORES these rules; the "
+                       "current name is `:workspace_roots`")
+                yield hit("MDM206", f, path, msg,
                           fix={"op": "move", "path": list(path),
                                "to": ["permissions", name, "filesystem", ":workspace_roots"]})
+        for key, value in fs.items():
+            scoped = value.items() if isinstance(value, dict) else [(None, value)]
+            for sub, access in scoped:
+                if access == "none":
+                    path = ("permissions", name, "filesystem", key) + ((sub,) if sub is not None else ())
+                    yield hit("MDM208", f, path, f'filesystem access "none" is an alias Codex 0.169 reads '
+                              'as "deny" without a word (case 661): write "deny"',
+                              fix={"op": "set", "path": list(path), "value": "deny"})
 
 
 def _unix_none(f, data):
@@ -154,6 +167,7 @@ def _unix_none(f, data):
 @file_rule(REQUIREMENTS)
 def requirements_drift(f):
     data = f.data
+    yield from _special_paths(f)
     if "allowed_permissions" in data:
         val = data["allowed_permissions"]
         fix = {"op": "move", "path": ["allowed_permissions"], "to": ["allowed_permission_profiles"]}

@@ -25,6 +25,7 @@ CATCH_TABLES = ("features", "history", "tui", "notice", "sandbox_workspace_write
 
 
 def _misplaced(data: dict):
+    """(where it is, where it belongs, message, fatal?) for keys written under the wrong header."""
     for k in SWW_KEYS:
         if k in data:
             yield ((k,), ("sandbox_workspace_write", k),
@@ -34,8 +35,27 @@ def _misplaced(data: dict):
         if isinstance(tab, dict):
             for k in TOP_LEVEL_KEYS:
                 if k in tab and not (t == "features" and k == "web_search"):
+                    if t == "features" and not isinstance(tab[k], (bool, dict)):
+                        yield (t, k), (k,), (f"`{k}` is inside [features] (TOML tables run until the next "
+                                             "header), where values must be true/false: Codex refuses to "
+                                             f"start (\"invalid type ... expected a boolean\") — move `{k}` "
+                                             "to the top level")
+                        continue
                     yield (t, k), (k,), (f"`{k}` is inside [{t}] (TOML tables run until the next "
                                          f"header); Codex ignores it there — did you mean the top level?")
+            if t != "sandbox_workspace_write":
+                for k in SWW_KEYS:
+                    if k in tab:
+                        yield (t, k), ("sandbox_workspace_write", k), (
+                            f"`{k}` is inside [{t}]; Codex ignores it there — did you mean "
+                            "[sandbox_workspace_write]?")
+    perms = data.get("permissions")
+    if isinstance(perms, dict):
+        for name, body in perms.items():
+            if isinstance(body, dict) and "default_permissions" in body:
+                yield (("permissions", name, "default_permissions"), ("default_permissions",),
+                       f"`default_permissions` is inside [permissions.{name}]; Codex reads it only at the "
+                       "top level")
     servers = data.get("mcp_servers")
     if isinstance(servers, dict):
         for sid, srv in servers.items():
@@ -59,7 +79,9 @@ def _misplaced(data: dict):
 @file_rule(*CONFIGS)
 def misplaced_keys(f):
     for path, to, msg in _misplaced(f.data):
-        yield hit("MDM802", f, path, msg, fix={"op": "move", "path": list(path), "to": list(to)})
+        sev = "error" if "Codex refuses to start" in msg else None
+        yield hit("MDM802", f, path, msg, severity=sev,
+                  fix={"op": "move", "path": list(path), "to": list(to)})
 
 
 _HANDLED = {".".join(p) for p in list(RENAMED) + list(REMOVED)} | {
@@ -77,6 +99,8 @@ def unknown_keys(f):
     for dotted in schema_unknown(f.data, kind):
         if dotted in _HANDLED or dotted in misplaced:
             continue
+        if kind == "requirements" and "." not in dotted:
+            continue  # MDM705 reports it, with the real key (mdmtool.reqintent)
         path = tuple(dotted.split("."))
         parent = _table(f.data, path[:-1])
         siblings = _known_siblings(kind, path[:-1], parent)

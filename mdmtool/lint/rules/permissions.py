@@ -96,9 +96,7 @@ def _implausible(entry: str, in_requirements: bool) -> tuple[str, str | None] | 
         return "uses ~user, which Codex does not expand (only ~/)", None
     if "/../" in e or e.endswith("/..") or e.startswith("../"):
         return "contains '..', which Codex rejects or resolves unexpectedly", None
-    if e.startswith("/**/") or e == "/**":
-        return ("starts with /** and cannot be safely expanded: sessions fail to start on "
-                "Linux"), "error"
+    # globs rooted at / (a fatal session failure) are MDM111, lint/rules/session.py
     if in_requirements and not (e.startswith("/") or e.startswith("~/") or e == "~"
                                 or (len(e) > 2 and e[1] == ":")):
         return "is relative; requirements deny_read needs absolute or ~/ paths (Q8)", None

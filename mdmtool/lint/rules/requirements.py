@@ -127,16 +127,11 @@ def fatal_shapes(f):
 
 @file_rule(REQUIREMENTS)
 def enforces_nothing(f):
-    data = f.data
-    if not data:
-        yield hit("MDM705", f, None, "requirements file is empty: it enforces nothing")
-        return
-    known = [k for k in data if k in KNOWN_KEYS and k != "allowed_permissions"]
-    if not known:
-        keys = ", ".join(sorted(data)[:5])
-        yield hit("MDM705", f, (next(iter(data)),),
-                  f"no key of this requirements file is one Codex reads ({keys}): Codex ignores it "
-                  "with a warning and enforces NOTHING")
+    """Lines that restrict nothing, with the real keys (mdmtool.reqintent, cases 651-654)."""
+    from mdmtool.filecheck import requirements_content
+    for i in requirements_content(f.data, f.path):
+        if i.rule == "MDM705":
+            yield hit("MDM705", f, i.path or None, i.message, severity=i.severity, fix=i.fix)
 
 
 def _config_default(unit, key: str, default: str) -> tuple[str, str]:

@@ -103,7 +103,7 @@ def _run_resolver(unit, subject, key: str) -> Resolved:
     _write(p, subject.text)
     names[p] = subject.path
     try:
-        eff = resolve(ResolveInputs(system_dir=sysd, codex_home=home, cwd=cwd))
+        eff = resolve(ResolveInputs(system_dir=sysd, codex_home=home, cwd=cwd, machine_checks=False))
     except Exception as exc:  # noqa: BLE001 - MdmError or a resolver bug: report, don't crash
         msg = str(exc)
         for tmp, shown in names.items():
@@ -187,7 +187,11 @@ def _refusal(unit, subject, res: Resolved):
     explained = unit.cache.get("fatal_rules_seen", set())
     if any(RULES[r].fatal for r in explained):
         return
+    feats = subject.get("features")
+    misplaced = isinstance(feats, dict) and any(not isinstance(v, (bool, dict)) for v in feats.values())
     for err in res.errors:
+        if misplaced and err.endswith("expected a boolean"):
+            continue  # MDM802 names the key written below [features] (cases 642)
         target = subject
         for f in (unit.requirements, unit.managed, unit.one(SYSTEM)):
             if f is not None and f.path in err:
