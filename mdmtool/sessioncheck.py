@@ -255,8 +255,6 @@ def features_types(r: "Resolution") -> list[SessionProblem]:
             file, line, col = _value_where(layer, ("features", name))
             where = f"{file}:{line}:{col}: " if file and line else ""
             msg = f"{where}invalid type: {shown}, expected a boolean"
-            if any(e.startswith(where) for e in r.errors if where):
-                continue  # already reported by the schema check
             out.append(SessionProblem(
                 "features-type", msg,
                 f"`{name} = {json.dumps(value)}` ({_place(file, line)}) sits below the [features] header "
@@ -294,6 +292,20 @@ def _value_where(layer: "ConfigLayer", path: tuple) -> tuple[str | None, int | N
                 j += 1
             return file, line, j + 1
     return file, line, col
+
+
+def _replace_positioned(r: "Resolution", problems: list[SessionProblem]) -> None:
+    """Put Codex's text for these positioned errors where the schema check reported the same
+    positions (or at the end), sorted by line as Codex reads the file."""
+    if not problems:
+        return
+    prefixes = [f"{p.file}:{p.line}:" for p in problems if p.file and p.line]
+    hits = [i for i, e in enumerate(r.errors) if any(e.startswith(x) for x in prefixes)]
+    at = hits[0] if hits else len(r.errors)
+    for i in reversed(hits):
+        del r.errors[i]
+    ordered = sorted(problems, key=lambda p: (p.file or "", p.line or 0, p.col or 0))
+    r.errors[at:at] = [p.message for p in ordered]
 
 
 # ----------------------------------------------------------------------------- thread start
@@ -427,10 +439,12 @@ def run(r: "Resolution", choice: "SandboxChoice") -> SessionReport:
     """
     machine = getattr(r.inputs, "machine_checks", True)
     problems: list[SessionProblem] = []
-    config = features_types(r) + referenced_files(r, machine)
+    feats = features_types(r)
+    _replace_positioned(r, feats)  # Codex's wording, in file order (case 642)
+    config = referenced_files(r, machine)
     if choice.profile_id is not None:
         config += glob_access(choice)
-    problems += config
+    problems += feats + config
     r.errors.extend(p.message for p in config)
     if not r.errors:
         late = deny_globs(r, choice) or required_mcp(r, machine)

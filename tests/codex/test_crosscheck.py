@@ -126,3 +126,25 @@ def test_missing_codex_is_an_input_error(codex_scratch):
     from mdmtool.model import ResolveInputs
     with pytest.raises(MdmError, match="Codex CLI not found"):
         crosscheck(ResolveInputs(cwd=codex_scratch), codex_bin=os.path.join(codex_scratch, "no-codex"))
+
+
+RECORDED = ["601_session_deny_glob_profile_root", "603_session_deny_glob_nonroot_ok",
+            "612_session_mcp_required_missing", "615_session_mcp_required_not_allowed_ok",
+            "622_session_instructions_missing_relative", "624_session_instructions_project_relative",
+            "629_session_agent_config_missing", "642_wrong_table_policy_after_features",
+            "651_req_madeup_format", "661_rewrite_fs_none_alias", "673_req_prefix_nested_list",
+            "690_req_mcp_identity_match_required"]
+
+
+@pytest.mark.parametrize("name", RECORDED)
+def test_crosscheck_agrees_on_recorded_issue9_cases(name, codex_bin, codex_scratch):
+    """The machine of each recorded case, checked live: mdmtool and the installed Codex agree."""
+    from mdmtool.crosscheck import crosscheck
+    from tests.casekit import materialise
+    from tests.oracle_compare import inputs_for
+    case = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "cases", name)
+    m = materialise(case, os.path.join(codex_scratch, "recorded"))
+    before = _snapshot(m.work)
+    report = crosscheck(inputs_for(m), codex_bin=codex_bin, observe_web_search=False)
+    assert report.agree, [f.to_json() for f in report.differences]
+    assert _snapshot(m.work) == before

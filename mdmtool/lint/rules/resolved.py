@@ -196,7 +196,12 @@ def _refusal(unit, subject, res: Resolved):
         for f in (unit.requirements, unit.managed, unit.one(SYSTEM)):
             if f is not None and f.path in err:
                 target = f
-        yield hit("MDM110", target, None, f"Codex refuses to start: {err}")
+        from mdmtool.plain import explain
+        plain = explain(err).get("explanation") or ""
+        if plain.startswith("Codex refuses to start with this message"):
+            plain = ""
+        text = f"Codex refuses to start: {plain} Codex says: {err}" if plain else f"Codex refuses to start: {err}"
+        yield hit("MDM110", target, None, text)
 
 
 @unit_rule
