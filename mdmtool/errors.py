@@ -69,6 +69,10 @@ def run_guarded(fn: Callable[[], int], *, debug: bool = False) -> int:
         print("mdmtool: error: input nested too deeply for mdmtool to follow", file=sys.stderr)
         return EXIT_USAGE
     except Exception as exc:  # noqa: BLE001 - the single error boundary
+        if isinstance(exc, FileNotFoundError) and _cwd_gone():
+            print("mdmtool: error: the current directory no longer exists; cd to an existing "
+                  "directory", file=sys.stderr)
+            return EXIT_USAGE
         if debug:
             raise
         from mdmtool.redact import redact_text
@@ -76,3 +80,12 @@ def run_guarded(fn: Callable[[], int], *, debug: bool = False) -> int:
         print(f"mdmtool: internal error: {type(exc).__name__}: {detail} "
               "(re-run with --debug for a traceback)", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _cwd_gone() -> bool:
+    import os
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        return True
+    return False

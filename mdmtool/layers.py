@@ -16,7 +16,7 @@ from typing import Any
 from mdmtool.errors import MdmError
 from mdmtool.merge import merge_values, set_path
 from mdmtool.model import ResolveInputs
-from mdmtool.tomlio import TomlFile, TomlSyntaxError, parse_override, read_toml_if_exists
+from mdmtool.tomlio import TomlFile, TomlSyntaxError, Unsupported, parse_override, read_toml_if_exists
 
 #: Keys a project file can never set (PROJECT_LOCAL_CONFIG_DENYLIST).
 PROJECT_DENYLIST = (
@@ -149,6 +149,8 @@ def _load_file(path: str, kind: str, disc: Discovery, *, fatal_syntax: bool = Tr
         if fatal_syntax:
             disc.errors.append(syntax_prefix + str(exc))
         return None
+    except Unsupported:  # past mdmtool's limits, not Codex's: an input error, not a refusal
+        raise
     except MdmError as exc:
         # Codex: unreadable files (anything but not-found) are errors.
         disc.errors.append(str(exc))
@@ -271,7 +273,8 @@ def _load_mdm(path: str, disc: Discovery) -> None:
     from mdmtool.mdm import read_payload
     from mdmtool.tomlio import parse_toml
 
-    payload = read_payload(path)  # MdmError (exit 2) if the file itself is unusable
+    payload = read_payload(path, strict=False)  # MdmError (exit 2) if the file itself is unusable
+    disc.errors.extend(payload.errors)  # a key Codex cannot load: Codex fails closed
     for attr, text in (("mdm_config", payload.config_toml), ("mdm_requirements", payload.requirements_toml)):
         if text is None:
             continue

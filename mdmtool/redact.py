@@ -41,21 +41,36 @@ _TOKEN_SHAPES = [
     r"\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}",
     r"-----BEGIN[A-Z ]*PRIVATE KEY-----(?:.|\n)*?(?:-----END[A-Z ]*PRIVATE KEY-----|\Z)",
 ]
-_TOKEN_RE = re.compile("|".join(f"(?:{p})" for p in _TOKEN_SHAPES))
-#: ``scheme://user:password@host`` -> the password
-_URL_CRED_RE = re.compile(r"(?<=://)([^/\s:@\"']+):([^/\s@\"']+)(?=@)")
-#: ``?token=...`` and friends in URLs
-_QUERY_RE = re.compile(r"(?i)([?&;](?:access_token|token|api[_-]?key|apikey|key|secret|password|"
-                       r"passwd|sig|signature|auth|code)=)([^&#\s\"']+)")
-#: ``NAME=value`` / ``"name": "value"`` / ``name = 'value'`` where NAME looks secret
-_PAIR_RE = re.compile(
-    r"(?i)(?P<name>[A-Za-z0-9_.-]*(?:token|secret|password|passwd|passphrase|api[_-]?key|"
-    r"credential|authorization|cookie|private[_-]?key)[A-Za-z0-9_.-]*)"
-    r"(?P<sep>[\"']?[ \t]*[=:][ \t]*)"
-    r"(?P<value>\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|[^\s,;}\])\"']+)")
-#: a command-line flag whose next argument is a secret (``--api-key VALUE``)
-_FLAG_RE = re.compile(r"(?i)^-{1,2}[a-z0-9_-]*(?:token|secret|password|passwd|key|auth|"
-                      r"credential|cookie)[a-z0-9_-]*$")
+#: substrings without which no token shape can match (skips the regex work, and its
+#: compilation, on ordinary text: this module is on every command's start-up path)
+_TOKEN_HINTS = ("earer", "EARER", "asic", "ASIC", "sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
+                "github_pat_", "glpat-", "xox", "npm_", "AKIA", "ASIA", "AIza", "eyJ", "PRIVATE KEY")
+_PAIR_WORDS = ("token", "secret", "passw", "passphrase", "api", "credential", "authorization",
+               "cookie", "private")
+_PATTERNS = {
+    "token": "|".join(f"(?:{p})" for p in _TOKEN_SHAPES),
+    #: ``scheme://user:password@host`` -> the password
+    "url": r"(?<=://)([^/\s:@\"']+):([^/\s@\"']+)(?=@)",
+    #: ``?token=...`` and friends in URLs
+    "query": r"(?i)([?&;](?:access_token|token|api[_-]?key|apikey|key|secret|password|"
+             r"passwd|sig|signature|auth|code)=)([^&#\s\"']+)",
+    #: ``NAME=value`` / ``"name": "value"`` / ``name = 'value'`` where NAME looks secret
+    "pair": r"(?i)(?P<name>[A-Za-z0-9_.-]*(?:token|secret|password|passwd|passphrase|api[_-]?key|"
+            r"credential|authorization|cookie|private[_-]?key)[A-Za-z0-9_.-]*)"
+            r"(?P<sep>[\"']?[ \t]*[=:][ \t]*)"
+            r"(?P<value>\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|[^\s,;}\])\"']+)",
+    #: a command-line flag whose next argument is a secret (``--api-key VALUE``)
+    "flag": r"(?i)^-{1,2}[a-z0-9_-]*(?:token|secret|password|passwd|key|auth|credential|cookie)"
+            r"[a-z0-9_-]*$",
+}
+_COMPILED: dict[str, re.Pattern] = {}
+
+
+def _re(name: str) -> re.Pattern:
+    pat = _COMPILED.get(name)
+    if pat is None:
+        pat = _COMPILED[name] = re.compile(_PATTERNS[name])
+    return pat
 
 
 def is_secret_key(name: str) -> bool:
@@ -78,10 +93,15 @@ def redact_text(text: str) -> str:
     """Free text with token-shaped values, ``secret=value`` pairs and URL credentials hidden."""
     if not text:
         return text
-    text = _TOKEN_RE.sub(REDACTED, text)
-    text = _URL_CRED_RE.sub(lambda m: f"{m.group(1)}:{REDACTED}", text)
-    text = _QUERY_RE.sub(lambda m: m.group(1) + REDACTED, text)
-    return _PAIR_RE.sub(_pair, text)
+    if any(h in text for h in _TOKEN_HINTS):
+        text = _re("token").sub(REDACTED, text)
+    if "://" in text and "@" in text:
+        text = _re("url").sub(lambda m: f"{m.group(1)}:{REDACTED}", text)
+    if "=" in text and ("?" in text or "&" in text or ";" in text):
+        text = _re("query").sub(lambda m: m.group(1) + REDACTED, text)
+    if ("=" in text or ":" in text) and any(w in text.lower() for w in _PAIR_WORDS):
+        text = _re("pair").sub(_pair, text)
+    return text
 
 
 def _leaf(value: Any, secret: bool) -> Any:
@@ -108,7 +128,7 @@ def _list(values: list, key: str, secret: bool, in_pattern: bool) -> list:
             continue
         if isinstance(v, str) and not secret:
             flag, eq, rest = v.partition("=")
-            if _FLAG_RE.match(flag):
+            if _re("flag").match(flag):
                 if eq:
                     out.append(f"{flag}={REDACTED}" if rest else v)
                     continue
@@ -186,7 +206,7 @@ def redact_toml_text(text: str) -> str:
         covered.update(range(line_of(start), line_of(max(start, end - 1)) + 1))
         seg = text[start:end]
         prev = by_path.get(path[:-1] + (path[-1] - 1,)) if path and isinstance(path[-1], int) else None
-        after_flag = prev is not None and bool(_FLAG_RE.match(prev.strip("\"'")))
+        after_flag = prev is not None and bool(_re("flag").match(prev.strip("\"'")))
         if (after_flag or is_secret_path(path)) and seg not in ("true", "false"):
             edits.append((start, end, f'"{REDACTED}"'))
         else:
@@ -256,9 +276,20 @@ def safe_finding(f):
         path = fix.get("path") if isinstance(fix.get("path"), list) else []
         fix = {k: (redact_at(path, v) if k in ("value", "choices", "old", "new") else scrub(v))
                for k, v in fix.items()}
-    return dataclasses.replace(f, message=redact_text(f.message),
-                               remediation=redact_text(f.remediation) if f.remediation else f.remediation,
-                               fix=fix)
+    source = f.source
+    if source.file and redact_text(source.file) != source.file:  # a path with credentials in it
+        source = dataclasses.replace(source, file=redact_text(source.file))
+    return dataclasses.replace(f, message=shorten(redact_text(f.message)), source=source,
+                               remediation=shorten(redact_text(f.remediation)) if f.remediation else f.remediation,
+                               key=shorten(f.key) if f.key else f.key, fix=fix)
+
+
+def shorten(text: str, limit: int = 1000) -> str:
+    """A message fit for one line of a report: a 3 MB key is not repeated in full."""
+    if len(text) <= limit:
+        return text
+    keep = limit // 2 - 20
+    return f"{text[:keep]}...({len(text) - 2 * keep} characters)...{text[-keep:]}"
 
 
 def secret_leaves(path: tuple | list, value: Any) -> list[Any]:

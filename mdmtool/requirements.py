@@ -16,7 +16,7 @@ from typing import Any
 from mdmtool import reqcheck
 from mdmtool.layers import Discovery
 from mdmtool.merge import merge_values
-from mdmtool.tomlio import TomlFile, TomlSyntaxError, read_toml_if_exists
+from mdmtool.tomlio import TomlFile, TomlSyntaxError, Unsupported, read_toml_if_exists
 from mdmtool.errors import MdmError
 
 APPROVAL_VALUES = ("untrusted", "on-failure", "on-request", "granular", "never")
@@ -103,6 +103,8 @@ def load_sources(disc: Discovery) -> tuple[list[RequirementSource], list[str]]:
         except TomlSyntaxError as exc:
             errors.append(f"failed to parse requirements layer {path}: {_tail(exc)}")
             return
+        except Unsupported:  # past mdmtool's limits, not Codex's: an input error
+            raise
         except MdmError as exc:
             errors.append(f"failed to read requirements layer {path}: {exc.message}")
             return
@@ -114,10 +116,11 @@ def load_sources(disc: Discovery) -> tuple[list[RequirementSource], list[str]]:
         if not os.path.exists(disc.inputs.cloud_requirements):
             raise MdmError("no such file", file=disc.inputs.cloud_requirements)
         add_file(disc.inputs.cloud_requirements, "cloud")
-    if disc.managed is not None:
-        derived = _managed_requirements(disc.managed)
-        if derived:
-            sources.append(RequirementSource("managed-config", disc.managed.path, derived, disc.managed))
+    for managed in (disc.managed, disc.mdm_config):  # the legacy file, then its MDM copy
+        if managed is not None:
+            derived = _managed_requirements(managed)
+            if derived:
+                sources.append(RequirementSource("managed-config", managed.path, derived, managed))
     if disc.mdm_requirements is not None:
         tf = disc.mdm_requirements
         sources.append(RequirementSource("mdm", tf.path, tf.data, tf))

@@ -46,7 +46,12 @@ class FileMissing(MdmError):
     """The file does not exist (also: a dangling symlink); Codex skips such layers."""
 
 
-class TooDeep(MdmError):
+class Unsupported(MdmError):
+    """Input past mdmtool's own limits (size, depth) that Codex may well accept: never
+    reported as a Codex refusal, always as an input error (exit 2)."""
+
+
+class TooDeep(Unsupported):
     """Valid TOML nested deeper than mdmtool handles (see :data:`MAX_DEPTH`)."""
 
 
@@ -184,8 +189,8 @@ def read_bytes(path: str, limit: int, *, regular_only: bool = False, what: str =
     finally:
         os.close(fd)
     if len(raw) > limit:
-        raise MdmError(f"file is larger than {limit // (1024 * 1024)} MiB; mdmtool does not "
-                       f"read it{what}", file=path)
+        raise Unsupported(f"file is larger than {limit // (1024 * 1024)} MiB; mdmtool does not "
+                          f"read it{what}", file=path)
     return raw
 
 

@@ -29,7 +29,12 @@ def validate_files(files: list[str], kind: str | None = None) -> tuple[list[Find
             findings.append(Finding(RULE_INPUT, ERROR, exc.message, Source(path)))
             input_error = True
             continue
-        found = validate_text(text, kind or detect_kind(path), path)
+        try:
+            found = validate_text(text, kind or detect_kind(path), path)
+        except MdmError as exc:  # past mdmtool's limits (nesting): this file only
+            findings.append(Finding(RULE_INPUT, ERROR, exc.message, Source(path, exc.line, exc.col)))
+            input_error = True
+            continue
         input_error = input_error or any(f.rule == RULE_SYNTAX for f in found)
         findings.extend(found)
     return findings, input_error

@@ -40,6 +40,7 @@ class Report:
         # every format shows what the Report holds: hide secrets once, here
         self.findings = sorted((safe_finding(f) for f in self.findings), key=sort_key)
         self.tool_command = redact_text(self.tool_command)
+        self.files = [redact_text(f) for f in self.files]
         self.extra = scrub(self.extra)
         seen: dict[str, None] = {}
         for f in self.files:

@@ -55,7 +55,8 @@ def render_text(result, *, show_neutral: bool = True) -> str:
 
 
 def render_json(result) -> str:
-    return json.dumps({"schema_version": 1, **result.to_json()}, indent=2, sort_keys=False) + "\n"
+    from mdmtool.redact import scrub
+    return json.dumps(scrub({"schema_version": 1, **result.to_json()}), indent=2, sort_keys=False) + "\n"
 
 
 def _esc(text: str) -> str:
@@ -87,10 +88,12 @@ def render_github(result, *, fail_on: tuple = ()) -> str:
 
 
 def render(fmt: str, result, *, fail_on: tuple = ()) -> str:
+    """``result`` as ``fmt``; values are hidden per change, labels and reasons scrubbed here."""
+    from mdmtool.redact import redact_text
     if fmt == "text":
-        return render_text(result)
+        return redact_text(render_text(result))
     if fmt == "json":
         return render_json(result)
     if fmt == "github":
-        return render_github(result, fail_on=fail_on)
+        return redact_text(render_github(result, fail_on=fail_on))
     raise UsageError(f"unknown output format {fmt!r} (choose from {', '.join(FORMATS)})")
