@@ -16,6 +16,34 @@ POLICY_KEYS = ("approval_policy", "approvals_reviewer", "sandbox_mode", "network
                "permission_profile", "web_search", "writable_roots")
 
 
+def _host(inputs: dict[str, Any]) -> str:
+    if inputs.get("hostname"):
+        return str(inputs["hostname"])
+    import socket
+    return socket.gethostname()
+
+
+def sandbox_backend() -> dict[str, Any]:
+    """Which enforcement backend Codex would use here, and whether it can run (cheap checks)."""
+    import os
+    import shutil
+    import sys
+    if sys.platform == "darwin":
+        ok = os.path.exists("/usr/bin/sandbox-exec")
+        return {"name": "seatbelt", "available": ok, "reason": None if ok else "sandbox-exec missing"}
+    if sys.platform.startswith("linux"):
+        bwrap = shutil.which("bwrap")
+        reason = None if bwrap else "bubblewrap (bwrap) is not installed"
+        try:
+            with open("/proc/sys/user/max_user_namespaces", encoding="ascii") as fh:
+                if fh.read().strip() == "0":
+                    reason = reason or "user namespaces are disabled (user.max_user_namespaces = 0)"
+        except OSError:
+            pass
+        return {"name": "bubblewrap", "available": reason is None, "reason": reason}
+    return {"name": "windows-sandbox", "available": None, "reason": "not checked on this OS"}
+
+
 @dataclass
 class LayerSummary:
     kind: str
@@ -66,6 +94,8 @@ class EffectivePolicy:
     codex_home: str | None = None
     system_dir: str | None = None
     sandbox: SandboxSpec | None = None
+    #: the command line resolved for (flags, profile, hostname, -c overrides)
+    inputs: dict[str, Any] = field(default_factory=dict)
     #: every value the config layers asked for before requirements applied
     configured: dict[str, Any] = field(default_factory=dict)
 
@@ -100,5 +130,8 @@ class EffectivePolicy:
             "configured": redact(self.configured),
             "layers": [layer.to_json() for layer in self.layers],
             "requirements": redact(self.requirements),
-            "requirement_sources": self.requirement_sources,
+            "requirement_sources": redact(self.requirement_sources),
+            "inputs": redact(self.inputs),
+            "host": _host(self.inputs),
+            "sandbox_backend": sandbox_backend(),
         })

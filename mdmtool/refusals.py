@@ -14,7 +14,12 @@ BUILTIN_PROFILES = (":read-only", ":workspace", ":danger-full-access")
 
 
 def refusal_findings(tf: TomlFile, kind: str) -> list[Finding]:
-    out = _requirements(tf) if kind == "requirements" else _config(tf)
+    if kind == "requirements":
+        out = _requirements(tf)
+    elif kind == "project-config":
+        out = _project(tf)
+    else:
+        out = _config(tf)
     return out + session_findings(tf, kind)
 
 
@@ -37,6 +42,24 @@ def session_findings(tf: TomlFile, kind: str) -> list[Finding]:
                            remediation=i.remediation or (meta.remediation if meta else None),
                            key=".".join(str(p) for p in i.path) or None, fix=i.fix))
     return out
+
+
+def _project(tf: TomlFile) -> list[Finding]:
+    """A project file: denylisted keys are dropped (with a warning), the rest checked as config."""
+    from mdmtool.layers import PROJECT_DENYLIST
+    from mdmtool.merge import get_path
+    from mdmtool.model import WARNING
+    out = []
+    kept = dict(tf.data)
+    for key in PROJECT_DENYLIST:
+        path = tuple(key.split("."))
+        if get_path(tf.data, path) is not None:
+            out.append(Finding("MDM007", WARNING, f"`{key}` cannot be set in a project's .codex/config.toml: "
+                               "Codex ignores it here", tf.locate(path),
+                               remediation="set it in the user's config.toml instead", key=key))
+            if len(path) == 1:
+                kept.pop(key, None)
+    return out + _config(TomlFile(tf.path, tf.text, kept, tf._positions))
 
 
 def _f(tf: TomlFile, path: tuple, message: str, remediation: str) -> Finding:

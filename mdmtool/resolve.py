@@ -118,7 +118,8 @@ def _resolve_once(inputs: ResolveInputs, assume_trusted: str | None) -> Effectiv
     policy.cwd, policy.codex_home, policy.system_dir = disc.cwd, disc.codex_home, disc.system_dir
     policy.layers = [LayerSummary(l.kind, l.file, l.enabled, l.disabled_reason, l.data) for l in disc.layers]
     policy.requirements = req.fields
-    policy.requirement_sources = [{"source": s.tag, "file": s.file} for s in req.sources]
+    policy.requirement_sources = [{"source": s.tag, "file": s.file, "data": s.data} for s in req.sources]
+    policy.inputs = _inputs_summary(inputs)
     policy.warnings = r.warnings
     policy.configured = {k: r.merged.get(k) for k in ("approval_policy", "approvals_reviewer",
                                                       "sandbox_mode", "default_permissions", "web_search")
@@ -453,6 +454,9 @@ def _constrain_sandbox(r: Resolution, choice: SandboxChoice, profiles: Permissio
         r.warn("permission_profile", f"Configured value for `permission_profile` is disallowed by "
                f"requirements; falling back from `{configured_dp}` to required value `{target}`.",
                configured_dp, target, r.origins.get("permission_profile"))
+    if allowed_names is not None and choice.profile_id is None and choice.profile_key in allowed_names:
+        # under a profile allow-list a legacy mode runs as its built-in profile (diff_0163)
+        choice.profile_id = choice.profile_key
     if isinstance(allowed_profiles, dict) and choice.profile_key not in (
             name for name, ok in allowed_profiles.items() if ok is True):
         target = req.get("default_permissions") or ":workspace"
@@ -564,6 +568,15 @@ def _features(r: Resolution) -> tuple[dict[str, bool], dict[str, bool]]:
                 r.origins[f"features.{name}"] = r.requirement_origin("features", "requirement")
     non_default = {k: v for k, v in effective.items() if defaults.get(k) != v}
     return effective, non_default
+
+
+def _inputs_summary(inputs: ResolveInputs) -> dict[str, Any]:
+    """The command line the policy was resolved for (fleet impact re-resolves with it)."""
+    from dataclasses import asdict
+    out = {k: v for k, v in asdict(inputs).items() if v not in (None, False, [], "")}
+    out.pop("mdm_plist", None)
+    out.pop("cloud_requirements", None)
+    return out
 
 
 def _proxy_active(r: Resolution, features: dict[str, bool]) -> bool:

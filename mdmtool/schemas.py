@@ -18,11 +18,13 @@ from typing import Any, Iterator
 from mdmtool.model import ERROR, WARNING, Finding, Source
 from mdmtool.tomlio import TomlFile, TomlSyntaxError, parse_toml, to_json_compatible
 
-KINDS = ("config", "requirements", "managed-config")
+KINDS = ("config", "project-config", "requirements", "managed-config")
 RULE_SYNTAX = "MDM001"
 RULE_SCHEMA = "MDM002"
 RULE_UNKNOWN_KEY = "MDM003"
 RULE_REFUSED = "MDM005"
+RULE_UNKNOWN_FEATURE = "MDM006"
+RULE_PROJECT_IGNORED = "MDM007"
 
 
 def _schema_path(name: str) -> str | None:
@@ -49,7 +51,15 @@ def detect_kind(path: str) -> str:
         return "requirements"
     if base == "managed_config.toml" or "managed_config" in base:
         return "managed-config"
+    if base == "config.toml" and os.path.basename(os.path.dirname(os.path.abspath(path))) == ".codex" \
+            and not _is_codex_home(os.path.dirname(os.path.abspath(path))):
+        return "project-config"
     return "config"
+
+
+def _is_codex_home(directory: str) -> bool:
+    from mdmtool.layers import default_codex_home
+    return os.path.abspath(default_codex_home()) == directory
 
 
 # ----------------------------------------------------------------------------- schema walking
@@ -83,12 +93,20 @@ def _object_shapes(schema: dict, node: Any) -> list[dict]:
 
 
 def _child(schema: dict, shapes: list[dict], key: str) -> tuple[bool, list[Any]]:
-    """Is ``key`` known under these shapes, and the schemas that describe its value."""
+    """Is ``key`` known under these shapes, and the schemas that describe its value.
+
+    A property marked ``x-mdmtool-ignored`` is one Codex reports as unrecognized (retired
+    keys): it counts as unknown.
+    """
     import re
-    known, subs, closed = False, [], True
+    known, subs = False, []
     for shape in shapes:
         props = shape.get("properties", {})
         if key in props:
+            prop = _deref(schema, props[key])
+            if isinstance(prop, dict) and prop.get("x-mdmtool-ignored") or \
+                    isinstance(props[key], dict) and props[key].get("x-mdmtool-ignored"):
+                continue
             known = True
             subs.append(props[key])
             continue
@@ -97,38 +115,54 @@ def _child(schema: dict, shapes: list[dict], key: str) -> tuple[bool, list[Any]]
                 known = True
                 subs.append(sub)
         addl = shape.get("additionalProperties", True)
-        if addl is not False:
-            closed = False
-            if isinstance(addl, dict):
-                subs.append(addl)
+        if isinstance(addl, dict):
+            subs.append(addl)
+    # closed when any alternative forbids other keys (allOf parts may only type them)
+    closed = any(sh.get("additionalProperties", True) is False for sh in shapes)
     return known or not closed, subs
 
 
-def unknown_keys(data: dict, kind: str) -> list[str]:
-    """Dotted paths of keys the schema does not know (sorted, as Codex lists them)."""
+def _unknown_policy(schema: dict, node: Any) -> str:
+    """How Codex treats unknown keys in a table: warn (default), silent, fatal, or
+    warn-unknown-feature (requirements feature pins have a warning of their own)."""
+    node = _deref(schema, node)
+    for shape in [node] + _object_shapes(schema, node):
+        if isinstance(shape, dict) and "x-mdmtool-unknown-keys" in shape:
+            return shape["x-mdmtool-unknown-keys"]
+    return "warn"
+
+
+def unknown_key_paths(data: dict, kind: str) -> list[tuple[tuple, str]]:
+    """(path, policy) of every key the schema does not know, with how Codex treats it."""
     schema = load_schema(kind)
     if not schema:
         return []
-    out: list[str] = []
-    for path in _walk_unknown(schema, schema, data, ()):
-        out.append(".".join(path))
-    return sorted(out)
+    return list(_walk_unknown(schema, schema, data, (), "warn"))
 
 
-def _walk_unknown(schema: dict, node: Any, value: Any, path: tuple) -> Iterator[tuple]:
+def unknown_keys(data: dict, kind: str) -> list[str]:
+    """Dotted paths of the keys Codex reports as unrecognized (sorted, as Codex lists them)."""
+    return sorted(".".join(map(str, p)) for p, policy in unknown_key_paths(data, kind) if policy == "warn")
+
+
+def _walk_unknown(schema: dict, node: Any, value: Any, path: tuple,
+                  inherited: str) -> Iterator[tuple[tuple, str]]:
     if not isinstance(value, dict):
         return
     shapes = _object_shapes(schema, node)
     if not shapes:
         return
+    policy = _unknown_policy(schema, node)
+    if policy == "warn" and inherited == "silent":
+        policy = "silent"
     for key, sub_value in value.items():
         known, subs = _child(schema, shapes, key)
         if not known:
-            yield path + (key,)
+            yield path + (key,), policy
             continue
         if isinstance(sub_value, dict):
             for sub in subs[:1]:
-                yield from _walk_unknown(schema, sub, sub_value, path + (key,))
+                yield from _walk_unknown(schema, sub, sub_value, path + (key,), policy)
 
 
 @lru_cache(maxsize=4)
@@ -192,7 +226,9 @@ def validate_data(tf: TomlFile, kind: str) -> list[Finding]:
     findings: list[Finding] = []
     if load_schema(skind):
         for err in _validator(skind).iter_errors(data):
-            findings.extend(_to_findings(tf, skind, err))
+            if err.validator != "additionalProperties":
+                findings.extend(_to_findings(tf, skind, err))
+        findings.extend(_unknown_key_findings(tf, skind, data))
     from mdmtool.refusals import refusal_findings
     findings.extend(refusal_findings(tf, kind))
     findings.sort(key=lambda f: (f.source.line or 0, f.source.col or 0, f.rule))
@@ -209,22 +245,40 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return out
 
 
+_UNKNOWN_TEXT = {
+    "warn": ("{place}: Codex ignores it", WARNING),
+    "warn-unknown-feature": (": not a Codex 0.169.0 feature; Codex ignores this pin", WARNING),
+    "fatal": ("{place}: Codex refuses this file", ERROR),
+}
+
+
+def _unknown_key_findings(tf: TomlFile, kind: str, data: dict) -> list[Finding]:
+    """Unknown keys as Codex treats them: a warning, nothing (silent), or a refusal (fatal)."""
+    schema = load_schema(kind)
+    out = []
+    for path, policy in unknown_key_paths(data, kind):
+        if policy not in _UNKNOWN_TEXT:
+            continue
+        key, table = path[-1], path[:-1]
+        node: Any = schema
+        for part in table:  # the table's schema, for sibling names
+            shapes = _object_shapes(schema, node)
+            subs = _child(schema, shapes, part)[1] if shapes else []
+            node = subs[0] if subs else {}
+        siblings = [k for sh in _object_shapes(schema, node) for k in sh.get("properties", {})]
+        where = ".".join(str(p) for p in table)
+        text, severity = _UNKNOWN_TEXT[policy]
+        msg = f"unknown key `{key}`" + text.format(place=f" in [{where}]" if where else "")
+        rule = {"fatal": RULE_SCHEMA, "warn-unknown-feature": RULE_UNKNOWN_FEATURE}.get(policy, RULE_UNKNOWN_KEY)
+        out.append(Finding(rule, severity,
+                           msg + suggest(kind, key, table, siblings), tf.locate(path),
+                           remediation="remove the key or correct its name",
+                           key=".".join(str(p) for p in path)))
+    return out
+
+
 def _to_findings(tf: TomlFile, kind: str, err) -> list[Finding]:
     path = tuple(err.absolute_path)
-    if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-        shapes = _object_shapes(load_schema(kind), err.schema)
-        siblings = [k for s in shapes for k in s.get("properties", {})]
-        out = []
-        for key in err.instance:
-            known, _ = _child(load_schema(kind), shapes, key)
-            if known:
-                continue
-            where = ".".join(str(p) for p in path)
-            place = f" in [{where}]" if where else ""
-            msg = f"unknown key `{key}`{place}: Codex ignores it{suggest(kind, key, path, siblings)}"
-            out.append(Finding(RULE_UNKNOWN_KEY, WARNING, msg, tf.locate(path + (key,)),
-                               remediation="remove the key or correct its name", key=".".join(map(str, path + (key,)))))
-        return out
     dotted = ".".join(str(p) for p in path) or "(top level)"
     return [Finding(RULE_SCHEMA, ERROR, f"`{dotted}`: {_message(err, path)}", tf.locate(path),
                     remediation=_remedy(err), key=dotted)]
@@ -288,6 +342,7 @@ def type_errors(tf: TomlFile, kind: str) -> list[Finding]:
     data = to_json_compatible(tf.data)
     found = [f for err in _validator(skind).iter_errors(data)
              if err.validator != "additionalProperties" for f in _to_findings(tf, skind, err)]
+    found += [f for f in _unknown_key_findings(tf, skind, data) if f.severity == ERROR]
     if not found:
         cache.put(key, "ok")
     return found

@@ -31,6 +31,10 @@ ACCEPTED_IN_CONTEXT = {
     "214_project_syntax_error_untrusted": "the file belongs to a disabled (untrusted) project",
     "317_shell_env_forms_across_layers": "the two forms are in different layers",
 }
+#: Files Codex refused only in combination with the command line, and why.
+REFUSED_IN_CONTEXT = {
+    "08_profile_legacy_table_with_flag": "[profiles.work] is fatal only together with -p work",
+}
 
 _IGNORED = re.compile(r"^  (?P<src>[a-z-]+)(?: \((?P<file>[^)]*)\))?: `(?P<key>[^`]+)` is ignored\.")
 
@@ -82,7 +86,9 @@ def test_validate_agrees_with_codex(case_dir, case_root):
         shown = norm(path)
         findings, _ = validate_files([path])
         unknown = {f.key for f in findings if f.rule == RULE_UNKNOWN_KEY}
-        errors = [f for f in findings if f.severity == "error"]
+        # start-up refusals only: session-time failures and "enforces nothing" (issue 9 rules)
+        # are errors although Codex starts
+        errors = [f for f in findings if f.severity == "error" and f.rule.startswith("MDM0")]
         if shown in ignored:
             missing = ignored[shown] - unknown
             if missing:
@@ -92,7 +98,8 @@ def test_validate_agrees_with_codex(case_dir, case_root):
         elif complete and unknown and not failed and "/.codex/" not in shown and not m.profile:
             problems.append(f"{shown}: validate flags {sorted(unknown)}, Codex reported none")
         named = shown in fatal_text or (shown.endswith("requirements.toml") and "requirements layer" in fatal_text)
-        if failed and named and not errors and not cli_error.startswith("error: "):
+        if failed and named and not errors and not cli_error.startswith("error: ") \
+                and name not in REFUSED_IN_CONTEXT:
             problems.append(f"{shown}: Codex refused this file, validate found no error")
         if not failed and errors and name not in ACCEPTED_IN_CONTEXT:
             problems.append(f"{shown}: Codex started, validate reports {[f.line_text() for f in errors]}")
