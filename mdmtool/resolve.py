@@ -236,11 +236,22 @@ def _check_layer_types(r: Resolution, layer: ConfigLayer) -> None:
     from mdmtool.schemas import type_errors
     from mdmtool.tomlio import TomlFile
     tf = layer.toml
-    if tf is None:  # -c / --enable: validate the values as a TOML document of their own
+    own: list[str] | None = None
+    if tf is None:  # -c / --enable: their values merged over the layers below them
         import json
-        tf = TomlFile(path="-c", text=json.dumps(layer.data, sort_keys=True, default=str), data=layer.data)
+        below: dict = {}
+        for lower in r.enabled:
+            if lower is layer:
+                break
+            below = merge_values(below, lower.data)
+        data = merge_values(below, layer.data)
+        tf = TomlFile(path="-c", text=json.dumps(data, sort_keys=True, default=str), data=data)
+        own = [".".join(p) for p in layer.override_text]  # report only what -c set
     for f in type_errors(tf, "config"):
         if (f.key or "").split(".")[0] in _HAND_CHECKED_CONFIG:
+            continue
+        if own is not None and not any((f.key or "") == k or (f.key or "").startswith(k + ".")
+                                       or k.startswith((f.key or "") + ".") for k in own):
             continue
         where = f"{f.source}: " if layer.toml is not None else ""
         r.errors.append(f"{where}{f.message}")
