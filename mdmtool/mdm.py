@@ -23,6 +23,7 @@ import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
+from xml.parsers.expat import ExpatError
 
 from mdmtool.errors import MdmError
 
@@ -313,7 +314,7 @@ def load_plist(path: str) -> tuple[dict, str, list[str]]:
     try:
         root = plistlib.loads(data)
     except (plistlib.InvalidFileException, ValueError, TypeError, KeyError, IndexError,
-            OverflowError) as exc:
+            OverflowError, RecursionError, ExpatError, LookupError) as exc:  # malformed XML, bad encoding
         if _looks_like_defaults_read(data):
             raise MdmError("this looks like `defaults read` output (old-style plist); use "
                            f"`defaults export {DOMAIN} -` instead", file=path) from None

@@ -51,10 +51,10 @@ class _Ctx:
                     lines = src.toml.text.split("\n")
                     return lines[line - 1] if 0 < line <= len(lines) else ""
         try:
-            with open(file, encoding="utf-8") as fh:
+            with open(file, encoding="utf-8", errors="replace") as fh:  # may not be UTF-8
                 lines = fh.read().split("\n")
             return lines[line - 1] if 0 < line <= len(lines) else ""
-        except OSError:
+        except (OSError, ValueError):
             return ""
 
 

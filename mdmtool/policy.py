@@ -102,7 +102,8 @@ class EffectivePolicy:
     def to_json(self) -> dict[str, Any]:
         """The versioned ``mdmtool effective --format json`` document (secrets hidden)."""
         from mdmtool.redact import scrub
-        return scrub({
+        from mdmtool.tomlio import to_json_compatible  # TOML dates and times -> ISO strings
+        return scrub(to_json_compatible({
             "schema_version": SCHEMA_VERSION,
             "codex_version": CODEX_VERSION,
             "ok": self.ok,
@@ -134,4 +135,4 @@ class EffectivePolicy:
             "inputs": redact(self.inputs),
             "host": _host(self.inputs),
             "sandbox_backend": sandbox_backend(),
-        })
+        }))

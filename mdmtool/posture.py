@@ -251,6 +251,8 @@ class AllowList(Rule):
             v = _canon(v)
             if isinstance(v, dict) and "granular" in v:
                 v = "granular"
+            if isinstance(v, (dict, list)):  # not a mode: an unknown value, compared as text
+                v = _key(v)
             if v not in out:
                 out.append(v)
         return out
@@ -410,6 +412,11 @@ class EntryMap(Rule):
 
     handles_dict = True
 
+    def _rank(self, value):
+        """The rank of an entry's value; None for unknown ones (also tables and arrays)."""
+        v = _canon(value)
+        return self.order.get(v) if isinstance(v, (str, int, float, bool)) else None
+
     def effects(self, old, new, ctx):
         if self.unset_unrestricted and new is MISSING and old is not MISSING:
             return [Effect(WIDENING, f"{ctx.key} removed: every {self.what} is allowed again")]
@@ -420,8 +427,8 @@ class EntryMap(Rule):
         if not isinstance(old, (dict, _Missing)) or not isinstance(new, (dict, _Missing)):
             return [Effect(NEUTRAL, f"{ctx.key}: {show(old)} -> {show(new)}, review it")]
         top = max(self.order.values())
-        removed_wide = [k for k, v in o.items() if k not in n and self.order.get(_canon(v)) == top]
-        added_wide = [k for k, v in n.items() if k not in o and self.order.get(_canon(v)) == top]
+        removed_wide = [k for k, v in o.items() if k not in n and self._rank(v) == top]
+        added_wide = [k for k, v in n.items() if k not in o and self._rank(v) == top]
         out = []
         for k in list(o) + [k for k in n if k not in o]:
             ov, nv = o.get(k, MISSING), n.get(k, MISSING)
@@ -430,8 +437,8 @@ class EntryMap(Rule):
             if isinstance(ov, dict) or isinstance(nv, dict):
                 out.append(Effect(NEUTRAL, f"{self.what} {show(k)}: nested table changed, review it"))
                 continue
-            ro = self.absent if ov is MISSING else self.order.get(_canon(ov))
-            rn = self.absent if nv is MISSING else self.order.get(_canon(nv))
+            ro = self.absent if ov is MISSING else self._rank(ov)
+            rn = self.absent if nv is MISSING else self._rank(nv)
             if ov is MISSING:
                 desc = f"{self.what} {show(k)} = {show(nv)} added"
             elif nv is MISSING:

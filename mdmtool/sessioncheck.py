@@ -257,7 +257,7 @@ def features_types(r: "Resolution") -> list[SessionProblem]:
             msg = f"{where}invalid type: {shown}, expected a boolean"
             out.append(SessionProblem(
                 "features-type", msg,
-                f"`{name} = {json.dumps(value)}` ({_place(file, line)}) sits below the [features] header "
+                f"`{name} = {json.dumps(value, default=str)}` ({_place(file, line)}) sits below the [features] header "
                 "(a TOML table runs until the next header), where every value must be true or false, so "
                 f"Codex refuses to start. Move `{name}` above [features] (top level) or under the table "
                 "it belongs to; `mdmtool fix` does it.",

@@ -316,6 +316,9 @@ def codex_limit(text: str) -> tuple[str, int, int] | None:
 
 # ----------------------------------------------------------------------------- value spans
 
+_BARE_LITERAL = frozenset("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_:.+- ")
+
+
 class _SpanScanner(_Scanner):
     """The scanner, also recording where each scalar value is written (for redaction)."""
 
@@ -331,7 +334,10 @@ class _SpanScanner(_Scanner):
             end = self.i
             while end > start and self.s[end - 1] in " \t\r":
                 end -= 1
-            if end > start:
+            text = self.s[start:end]
+            # a string, or a bare literal (number, boolean, date); anything else is text
+            # the scanner did not understand and must not vouch for
+            if end > start and (text[0] in "\"'" or _BARE_LITERAL.issuperset(text)):
                 self.spans[(start, end)] = path
 
 
@@ -342,5 +348,6 @@ def value_spans(text: str) -> tuple[dict[tuple[int, int], tuple], int | None]:
     try:
         sc.run()
     except (ValueError, IndexError, RecursionError):
-        return sc.spans, sc.line_start
+        stop = sc.line_start  # values on the line it stopped at are not trusted either
+        return {span: path for span, path in sc.spans.items() if span[1] <= stop}, stop
     return sc.spans, None
