@@ -320,3 +320,24 @@ def hide_values(text: str, leaves: list[Any]) -> str:
         else:
             text = re.sub(rf"(?<![\w.]){re.escape(str(leaf))}(?![\w.])", REDACTED, text)
     return redact_text(text)
+
+
+def known_secrets(*documents: Any) -> list[Any]:
+    """Every secret value in these documents (parsed config / requirements): what a
+    message quoting them (a Codex error, say) must not repeat."""
+    out: list[Any] = []
+    for doc in documents:
+        if isinstance(doc, (dict, list)):
+            out.extend(v for v in secret_leaves((), doc) if len(str(v)) >= 4)
+    return out
+
+
+def hide_known(value: Any, leaves: list[Any]) -> Any:
+    """A JSON-like value (or text) with the given secret values hidden in every string."""
+    if isinstance(value, str):
+        return hide_values(value, leaves)
+    if isinstance(value, dict):
+        return {k: hide_known(v, leaves) for k, v in value.items()}
+    if isinstance(value, list):
+        return [hide_known(v, leaves) for v in value]
+    return value

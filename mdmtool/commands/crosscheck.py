@@ -84,15 +84,25 @@ def run_crosscheck(inputs: ResolveInputs, *, fmt: str = "text", codex_bin: str |
     from mdmtool.crosscheck import MODELED, crosscheck
     report = crosscheck(inputs, codex_bin=codex_bin, timeout=timeout,
                         observe_web_search=observe_web_search, keep=keep)
+    from mdmtool.redact import hide_known, scrub
+    secrets = _secrets_of(inputs)  # Codex's own messages may quote them
     if fmt == "json":
         doc = report.to_json()
         doc["codex"]["note"] = version_note(report.codex_version, MODELED)
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        sys.stdout.write(json.dumps(hide_known(scrub(doc), secrets), indent=2) + "\n")
     else:
-        try:
-            from mdmtool.redact import redact_text
-        except ImportError:  # pragma: no cover - redaction room not present
-            def redact_text(text: str) -> str:
-                return text
-        sys.stdout.write(redact_text(render_text(report)))
+        sys.stdout.write(hide_known(render_text(report), secrets))
     return EXIT_OK if report.agree else EXIT_FINDINGS
+
+
+def _secrets_of(inputs: ResolveInputs) -> list:
+    """The secret values of every config and requirements file of this machine."""
+    from mdmtool.layers import discover
+    from mdmtool.redact import known_secrets
+    from mdmtool.requirements import load_sources
+    try:
+        disc = discover(inputs)
+        sources, _errors = load_sources(disc)
+    except Exception:  # noqa: BLE001 - the report itself already ran; hide what we can
+        return []
+    return known_secrets(*[layer.data for layer in disc.layers], *[s.data for s in sources])

@@ -271,3 +271,16 @@ def test_redact_toml_text_keeps_layout_and_hides_values_even_in_broken_toml():
     assert_hidden(redact_toml_text(broken), "redact_toml_text (broken)")
     multi = 'bearer_token = """\nline one\nline two\n"""\nmodel = "m"\n'
     assert redact_toml_text(multi) == f'bearer_token = "{REDACTED}"\nmodel = "m"\n'
+
+
+@pytest.mark.codex
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_crosscheck_hides_secrets_codex_quotes(world, fmt):
+    """Codex's own error quotes the value (``invalid type: integer `86753091` ...``)."""
+    from mdmtool import CODEX_VERSION, codex_driver
+    if not codex_driver.find_codex(version=CODEX_VERSION) or codex_driver.bwrap_problem():
+        pytest.skip(f"needs Codex {CODEX_VERSION} and bubblewrap")
+    r = cli("crosscheck", "--no-web-probe", "--format", fmt, *machine_args(world["m"]))
+    assert_clean(r, allow=(0, 1))
+    assert "mcp_servers" in r.text or "error" in r.text
+    assert_hidden(r.text, f"crosscheck --format {fmt}")
