@@ -73,7 +73,7 @@ def resolve(inputs: ResolveInputs) -> EffectivePolicy:
     warnings are those of the first load, before the project was trusted.
     """
     first = _resolve_once(inputs, None)
-    if not (first.ok and first.trust is None and first.sandbox_mode in ("workspace-write", "danger-full-access")):
+    if not (first.ok and first.trust is None and _writable_session(inputs, first)):
         return first
     key = first.git_root or first.cwd
     second = _resolve_once(inputs, key)
@@ -83,11 +83,29 @@ def resolve(inputs: ResolveInputs) -> EffectivePolicy:
     second.notices.insert(0, (
         f"Starting a session here makes Codex trust {key}: it writes "
         f'[projects."{key}"] trust_level = "trusted" into {os.path.join(first.codex_home or "", "config.toml")} '
-        f"because the sandbox is {first.sandbox_mode} in a project without a trust entry; the "
+        "because the session's sandbox is writable in a project without a trust entry; the "
         "project's .codex config then applies to the session."))
     second.notices.extend(f"After trusting the project, Codex also warns: {w.message}" for w in later)
     second.trust_assumed = True
     return second
+
+
+_WRITABLE = ("workspace-write", "danger-full-access")
+
+
+def _writable_session(inputs: ResolveInputs, policy: EffectivePolicy) -> bool:
+    """Does the session start with a writable sandbox, by its flags or by the config alone?
+
+    Codex (thread/start) decides on both: a writable config trusts the project even when
+    `-s read-only` runs the session read-only (differential case diff_0028).
+    """
+    if policy.sandbox_mode in _WRITABLE:
+        return True
+    if not (inputs.sandbox or inputs.yolo):
+        return False
+    from dataclasses import replace
+    flagless = _resolve_once(replace(inputs, sandbox=None, yolo=False, approval=None), None)
+    return flagless.ok and flagless.sandbox_mode in _WRITABLE
 
 
 def _resolve_once(inputs: ResolveInputs, assume_trusted: str | None) -> EffectivePolicy:
@@ -468,9 +486,11 @@ def _constrain_sandbox(r: Resolution, choice: SandboxChoice, profiles: Permissio
     if allowed_names is not None and choice.profile_id is None and choice.profile_key in allowed_names:
         # under a profile allow-list a legacy mode runs as its built-in profile (diff_0163)
         choice.profile_id = choice.profile_key
-    if isinstance(allowed_profiles, dict) and choice.profile_key not in (
-            name for name, ok in allowed_profiles.items() if ok is True):
+    if allowed_names is not None and choice.profile_key not in allowed_names:
         target = req.get("default_permissions") or ":workspace"
+        if not (choice.profile_id is not None and choice.explicit) and isinstance(configured_dp, str) \
+                and configured_dp in allowed_names:
+            target = configured_dp  # a silent replacement keeps an allowed configured default (diff_0097)
         if choice.profile_id is not None and choice.explicit:  # legacy sandbox_mode: silent
             msg = (f"Configured value for `permission_profile` is disallowed by requirements; falling "
                    f"back from `{choice.profile_key}` to required value `{target}`.")
