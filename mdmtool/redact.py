@@ -55,9 +55,11 @@ _PATTERNS = {
     "query": r"(?i)([?&;](?:access_token|token|api[_-]?key|apikey|key|secret|password|"
              r"passwd|sig|signature|auth|code)=)([^&#\s\"']+)",
     #: ``NAME=value`` / ``"name": "value"`` / ``name = 'value'`` where NAME looks secret
-    "pair": r"(?i)(?P<name>[A-Za-z0-9_.-]*(?:token|secret|password|passwd|passphrase|api[_-]?key|"
-            r"credential|authorization|cookie|private[_-]?key)[A-Za-z0-9_.-]*)"
-            r"(?P<sep>[\"']?[ \t]*[=:][ \t]*)"
+    # tried only at the start of a name, which is consumed whole: linear time on long runs
+    "pair": r"(?i)(?<![A-Za-z0-9_.-])(?P<name>(?=[A-Za-z0-9_.-]*?(?:token|secret|password|passwd|"
+            r"passphrase|api[_-]?key|credential|authorization|cookie|private[_-]?key))"
+            r"[A-Za-z0-9_.-]++)"
+            r"(?P<sep>[\"']?[ \t]*+[=:][ \t]*+)"
             r"(?P<value>\"(?:[^\"\\\n]|\\.)*\"|'[^'\n]*'|[^\s,;}\])\"']+)",
     #: a command-line flag whose next argument is a secret (``--api-key VALUE``)
     "flag": r"(?i)^-{1,2}[a-z0-9_-]*(?:token|secret|password|passwd|key|auth|credential|cookie)"
@@ -226,29 +228,28 @@ def _line_index(text: str):
     return lambda offset: bisect.bisect_right(starts, offset) - 1
 
 
-_LINE_RE = re.compile(r"([ \t]*)([^=#\n]+?)([ \t]*=[ \t]*)(.*)")
-_HEADER_RE = re.compile(r"[ \t]*\[+[ \t]*([^\]\n#]+?)[ \t]*(?:\]+|$)")
-
-
 def _line_edits(text: str, covered: set[int]) -> list[tuple[int, int, str]]:
     """Edits for the lines no value span covers: secret assignments, lines under a secret
-    table header, token shapes."""
+    table header, token shapes. (Plain string operations: no regex to backtrack.)"""
     edits = []
     table_secret = False
     offset = 0
     for n, line in enumerate(text.split("\n")):
         start, offset = offset, offset + len(line) + 1
-        h = _HEADER_RE.match(line)
-        if h:
-            parts = [p.strip().strip("\"'").lower() for p in h.group(1).split(".")]
+        stripped = line.lstrip(" \t")
+        header = stripped.startswith("[")
+        if header:
+            name = stripped.lstrip("[").split("]", 1)[0].split("#", 1)[0]
+            parts = [p.strip().strip("\"'").lower() for p in name.split(".")]
             table_secret = any(p in SECRET_TABLES for p in parts)
-        if n in covered or h:
+        if n in covered or header:
             continue
-        m = _LINE_RE.fullmatch(line)
-        if m and m.group(4).strip():
-            keys = [k.strip().strip("\"'") for k in m.group(2).split(".")]
+        eq = line.find("=")
+        if eq > 0 and "#" not in line[:eq] and line[eq + 1:].strip():
+            keys = [k.strip().strip("\"'") for k in line[:eq].split(".")]
             if table_secret or is_secret_key(keys[-1]) or any(k.lower() in SECRET_TABLES for k in keys):
-                edits.append((start + m.start(4), start + len(line), f'"{REDACTED}"'))
+                vstart = eq + 1 + (len(line[eq + 1:]) - len(line[eq + 1:].lstrip(" \t")))
+                edits.append((start + vstart, start + len(line), f'"{REDACTED}"'))
                 continue
         safe = redact_text(line)
         if safe != line:

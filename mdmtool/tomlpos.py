@@ -326,6 +326,12 @@ class _SpanScanner(_Scanner):
         super().__init__(text)
         self.spans: dict[tuple[int, int], tuple] = {}
 
+    def read_key(self):
+        parts, where = super().read_key()
+        if len(parts) > CODEX_MAX_KEY_PARTS:  # not TOML Codex reads; recording it is quadratic
+            raise ValueError("key too long")
+        return parts, where
+
     def read_value(self, path: tuple) -> None:
         start = self.i
         scalar = self.peek() not in ("[", "{")

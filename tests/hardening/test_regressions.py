@@ -104,3 +104,23 @@ def test_a_deeply_nested_binary_plist_is_a_bad_file_not_a_crash(base):
     r = cli("mdm", "read", path)
     assert_clean(r, allow=(2,), names=(path,))
     assert plistlib.loads(_deep_bplist(3)) == [[["x"]]]  # the builder makes real plists
+
+
+def test_redaction_takes_linear_time_on_pathological_text():
+    """A backtracking regex took 16 s on a 5,000-character key; the span scanner took
+    100 s on a 33,000-part dotted key. A subprocess timeout is the hang guard."""
+    import subprocess
+    import sys
+    from tests.hardening.harness import ROOT
+    code = """
+from mdmtool.redact import redact_text, redact_toml_text
+for v in ["k" * 200000, "token" * 40000, " " * 200000 + "=", "x_token_y = " * 20000,
+          "[" + " " * 100000, "a.b" * 33333 + " = 'x'\\napi_key = 's3cr3t'\\n",
+          "x = {" + "a." * 50000 + "a = 1}\\n", 'password = "' + "\\\\x" * 100000]:
+    assert "s3cr3t" not in redact_toml_text(v)
+    redact_text(v)
+print("ok")
+"""
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                       env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert p.stdout.strip() == "ok", p.stderr[-2000:]
