@@ -78,6 +78,10 @@ def read_at(repo, rev: str, relpath: str) -> str | None:
         return None
     if blob.type != "blob":
         raise MdmError(f"{relpath} is a directory at {rev}")
+    from mdmtool.tomlio import MAX_TOML_BYTES, Unsupported
+    if blob.size > MAX_TOML_BYTES:
+        raise Unsupported(f"larger than {MAX_TOML_BYTES // (1024 * 1024)} MiB at revision {rev}; "
+                          "mdmtool does not read it", file=relpath)
     raw = blob.data_stream.read()
     try:
         return raw.decode("utf-8")

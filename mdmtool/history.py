@@ -45,12 +45,16 @@ def posture_history(path: str, *, kind: str | None = None, max_count: int | None
     prev: Side = _side(base_text, f"{rel}", kind)[0] or side_from_text(None, rel, kind)
     entries: list[HistoryEntry] = []
     for info in reversed(commits):
-        text = read_at(repo, info.hexsha, rel)
-        side, error = _side(text, rel, kind)
+        try:  # a version that is not UTF-8, too big or a directory is this commit's error
+            text = read_at(repo, info.hexsha, rel)
+            side, error = _side(text, rel, kind)
+            result = diff_sides(prev, side, kind) if side is not None else None
+        except MdmError as exc:
+            side, error, result = None, str(exc), None
         if side is None:
             entries.append(HistoryEntry(commit=info, result=None, error=error))
             continue
-        entries.append(HistoryEntry(commit=info, result=diff_sides(prev, side, kind)))
+        entries.append(HistoryEntry(commit=info, result=result))
         prev = side
     entries.reverse()
     return rel, entries

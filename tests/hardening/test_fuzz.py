@@ -298,3 +298,30 @@ def test_random_command_lines(work, command, data):
         args = [a if a not in ("/", ".", "..", "/dev/null") else os.path.join(work, "out") for a in args]
     r = cli(*args)
     assert_clean(r)
+
+
+SUBPROCESS = settings(max_examples=12, deadline=None, database=None,
+                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+                                             HealthCheck.function_scoped_fixture])
+
+
+@SUBPROCESS
+@given(mutated(), seeds)
+def test_a_smaller_sample_as_real_processes(work, raw, seed):
+    """As users run it: the console entry point (only the invoked command is built),
+    real stdout/stderr encodings, exit codes from the process."""
+    from tests.hardening.harness import sub
+    d = scratch("mdmtool-fuzz-p-")
+    try:
+        m = machine(d)
+        target = os.path.join(m["home"], "config.toml")
+        Path(target).write_bytes(raw)
+        verdict, _ = tomllib_verdict(raw)
+        bad = verdict in ("bytes", "syntax")
+        r = sub("validate", target, timeout=120)
+        assert_clean(r, allow=(2,) if bad else (0, 1, 2), names=(target,), position=bad)
+        assert_clean(sub("effective", *machine_args(m), timeout=120), names=(target,))
+        plist = _write(d, "p.plist", mutate.random_plist(random.Random(seed), [raw.decode("utf-8", "replace")]))
+        assert_clean(sub("mdm", "read", plist, timeout=120), names=(plist,))
+    finally:
+        rm(d)

@@ -378,3 +378,36 @@ def test_write_commands_leave_targets_untouched_on_input_errors(base):
         assert not f.startswith(".mdmtool-"), f  # no temporary file left behind
     with pytest.raises(MdmError):
         parse_override("no-equals-sign")
+
+
+def test_history_reports_hostile_revisions_per_commit(base):
+    """A revision that is not UTF-8, too big, too deep or a directory is that commit's
+    error; the history goes on (it used to stop at the first undecodable revision)."""
+    import subprocess
+    env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@e", GIT_COMMITTER_NAME="t",
+               GIT_COMMITTER_EMAIL="t@e")
+    cfg = os.path.join(base, "config.toml")
+
+    def commit(msg):
+        subprocess.run(["git", "add", "-A", "."], cwd=base, env=env, check=True)
+        subprocess.run(["git", "commit", "-qm", msg], cwd=base, env=env, check=True)
+    subprocess.run(["git", "init", "-q"], cwd=base, env=env, check=True)
+    Path(cfg).write_text('approval_policy = "never"\n')
+    commit("good")
+    Path(cfg).write_bytes(b"\xff\xfe not utf-8\n")
+    commit("bytes")
+    Path(cfg).write_text("a = " + "[" * 90 + "]" * 90 + "\n")
+    commit("deep")
+    with open(cfg, "w") as fh:
+        fh.write('k = "v"\n' * (MAX_TOML_BYTES // 8 + 10))
+    commit("big")
+    os.unlink(cfg)
+    os.makedirs(cfg)
+    Path(cfg, "x").write_text("")
+    commit("directory")
+    r = sub("history", cfg, "--format", "json", timeout=120)
+    assert_clean(r, allow=(0,))
+    errors = {c["subject"]: c["error"] for c in json.loads(r.out)["commits"]}
+    assert errors["good"] is None
+    assert "UTF-8" in errors["bytes"] and "cannot recurse" in errors["deep"]
+    assert "larger than" in errors["big"] and "directory" in errors["directory"]
