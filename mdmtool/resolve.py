@@ -446,6 +446,13 @@ def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxCh
     if inputs.sandbox:
         return profiles.legacy(inputs.sandbox, explicit=True,
                                origin=Origin("cli-flag", detail=f"--sandbox {inputs.sandbox}"))
+    if isinstance(r.req.get("allowed_permission_profiles"), dict):
+        # under a profile allow-list a configured default_permissions is the candidate even
+        # when a higher layer sets sandbox_mode (differential cases 0097, 0109)
+        layer = r.layer_setting(("default_permissions",))
+        if layer is not None:
+            return profiles.named(layer.data["default_permissions"], explicit=True,
+                                  origin=r.origin_of(layer, ("default_permissions",)))
     for layer in reversed(r.enabled):
         if layer.has(("default_permissions",)):
             name = layer.data["default_permissions"]
