@@ -38,6 +38,12 @@ _LONG_KEY_RE = re.compile(
     rf"(?<![^\s\[{{,]){_KEY_PART}(?>(?:[ \t]*+\.[ \t]*+{_KEY_PART}){{80,}})")
 
 
+#: ``tomllib`` spends time quadratic in a dotted key's parts (plus its table header's) on
+#: every key; a few thousand 80-part keys take minutes. Files past this budget of
+#: parts x path length are refused before parsing (a real config stays far below it).
+MAX_KEY_WORK = 8_000_000
+
+
 class TomlSyntaxError(MdmError):
     """A file that is not valid TOML (Codex refuses it too)."""
 
@@ -76,6 +82,28 @@ def _limit_error(text: str, filename: str) -> TomlSyntaxError | None:
         return None
     msg, line, col = hit
     return TomlSyntaxError(f"invalid TOML: {msg}", file=filename, line=line, col=col)
+
+
+def _check_key_work(text: str, filename: str) -> None:
+    """Refuse text whose dotted keys would keep ``tomllib`` busy for minutes.
+
+    Estimated per line: a header of h parts costs h*h, a key of k parts below it k*(h+k).
+    Dots inside strings count too, which can only overestimate.
+    """
+    work, header = 0, 1
+    for line in text.split("\n"):
+        s = line.lstrip(" \t")
+        if s.startswith("["):
+            header = s.split("]", 1)[0].count(".") + 1
+            work += header * header
+        else:
+            eq = s.find("=")
+            if eq > 0:
+                k = s.count(".", 0, eq) + 1
+                work += k * (header + k)
+    if work > MAX_KEY_WORK:
+        raise Unsupported(f"too many long dotted keys to read in reasonable time ({work:,} "
+                          f"key-part steps; mdmtool reads at most {MAX_KEY_WORK:,})", file=filename)
 
 
 def _checked(data: dict[str, Any], text: str, filename: str) -> dict[str, Any]:
@@ -139,6 +167,8 @@ def parse_toml(text: str, filename: str) -> dict[str, Any]:
         err = _limit_error(text, filename)
         if err is not None:
             raise err
+    if len(text) > 65536:  # smaller texts cannot hold enough long keys to be slow
+        _check_key_work(text, filename)
     try:
         return _checked(tomllib.loads(text), text, filename)
     except tomllib.TOMLDecodeError as exc:

@@ -152,6 +152,22 @@ def test_a_50_mb_toml_file_is_refused_quickly_and_is_not_a_codex_refusal(base):
     assert_clean(r, allow=(2,), names=("/dev/zero",))
 
 
+def test_many_long_dotted_keys_are_refused_before_tomllib_spends_minutes(base):
+    """43,000 keys of 80 parts under an 80-part header (7 MB, valid for Codex): tomllib
+    alone needs about four minutes; mdmtool answers at once."""
+    path = os.path.join(base, "c.config.toml")
+    with open(path, "w") as fh:
+        fh.write("[" + dotted(80) + "]\n")
+        for i in range(43_000):
+            fh.write(".".join([f"b{i}"] + ["b"] * 79) + " = 1\n")
+    r = sub("validate", path, timeout=60)
+    assert_clean(r, allow=(2,), names=(path,))
+    assert "too many long dotted keys" in r.out
+    Path(path).write_text("".join(f'[projects."/home/u/p{i}.d"]\ntrust_level = "trusted"\n'
+                                  for i in range(20_000)))  # a big real-looking file is read
+    assert_clean(sub("validate", "--format", "json", path, timeout=120), allow=(0, 1))
+
+
 def test_very_long_keys_and_values(base):
     key = "k" * 3_000_000
     path = os.path.join(base, "long.config.toml")
