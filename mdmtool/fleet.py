@@ -60,10 +60,43 @@ def _load_one(text: str, origin: str) -> Document:
     return Document(origin, doc)
 
 
-def _iter_lines(fh, name: str) -> Iterator[Document]:
-    for n, line in enumerate(fh, 1):
-        if line.strip():
+#: the largest document (or JSON line) read; effective documents are tens of KB
+MAX_DOCUMENT_CHARS = 64 * 1024 * 1024
+
+
+def _lines(fh) -> Iterator[str | None]:
+    """The lines of ``fh``, each read with a bound; a line past it yields ``None`` and ends
+    the reading (it may be endless: ``/dev/zero``)."""
+    while True:
+        line = fh.readline(MAX_DOCUMENT_CHARS + 1)
+        if not line:
+            return
+        if len(line) > MAX_DOCUMENT_CHARS and not line.endswith("\n"):
+            yield None
+            return
+        yield line
+
+
+def _too_long(origin: str) -> Document:
+    return Document(origin, None, f"larger than {MAX_DOCUMENT_CHARS // (1024 * 1024)} MiB; not read "
+                                  "(nor anything after it in this file)")
+
+
+def _iter_lines(fh, name: str, lines: Iterator[str | None] | None = None,
+                start: int = 1) -> Iterator[Document]:
+    for n, line in enumerate(lines if lines is not None else _lines(fh), start):
+        if line is None:
+            yield _too_long(f"{name}:{n}")
+        elif line.strip():
             yield _load_one(line, f"{name}:{n}")
+
+
+def _open(path: str):
+    """Open for reading without blocking on a FIFO nobody writes to (it reads as empty)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    if hasattr(os, "O_NONBLOCK"):
+        os.set_blocking(fd, True)
+    return open(fd, encoding="utf-8", errors="replace")
 
 
 def _iter_dir(root: str) -> Iterator[Document]:
@@ -71,21 +104,27 @@ def _iter_dir(root: str) -> Iterator[Document]:
         dirnames.sort()
         for name in sorted(filenames):
             path = os.path.join(dirpath, name)
-            if name.endswith(".jsonl"):
-                with open(path, encoding="utf-8", errors="replace") as fh:
-                    yield from _iter_lines(fh, path)
-            elif name.endswith(".json"):
-                try:
-                    with open(path, encoding="utf-8", errors="replace") as fh:
-                        text = fh.read()
-                except OSError as exc:
-                    yield Document(path, None, f"cannot read: {exc.strerror or exc}")
-                    continue
-                yield _load_one(text, path)
+            if not name.endswith((".json", ".jsonl")):
+                continue
+            if not os.path.isfile(path):
+                yield Document(path, None, "not a regular file")
+                continue
+            try:
+                with _open(path) as fh:
+                    if name.endswith(".jsonl"):
+                        yield from _iter_lines(fh, path)
+                        continue
+                    text = fh.read(MAX_DOCUMENT_CHARS + 1)
+            except OSError as exc:
+                yield Document(path, None, f"cannot read: {exc.strerror or exc}")
+                continue
+            yield _too_long(path) if len(text) > MAX_DOCUMENT_CHARS else _load_one(text, path)
 
 
 def iter_documents(source: str) -> Iterator[Document]:
-    """Every document of a fleet source: a directory, a JSON-lines file, one JSON file or '-'."""
+    """Every document of a fleet source: a directory, a JSON-lines file, one JSON file or '-'.
+
+    Read as a stream (a pipe works: nothing seeks), every document or line bounded."""
     if source == "-":
         yield from _iter_lines(sys.stdin, "<stdin>")
         return
@@ -95,24 +134,28 @@ def iter_documents(source: str) -> Iterator[Document]:
     if not os.path.exists(source):
         raise MdmError("no such file or directory", file=source)
     try:
-        fh = open(source, encoding="utf-8", errors="replace")
+        fh = _open(source)
     except OSError as exc:
         raise MdmError(f"cannot read: {exc.strerror or exc}", file=source) from None
     with fh:
-        first = fh.readline()
-        rest_start = fh.tell()
+        lines = _lines(fh)
+        first = next(lines, "")
+        if first is None:
+            yield _too_long(f"{source}:1")
+            yield from _iter_lines(fh, source, lines, 2)
+            return
         stripped = first.strip()
         single_line_doc = stripped.startswith("{") and stripped.endswith("}")
         if stripped and not single_line_doc:  # a pretty-printed single document
-            fh.seek(0)
-            yield _load_one(fh.read(), source)
+            rest = fh.read(MAX_DOCUMENT_CHARS + 1 - len(first))
+            if len(first) + len(rest) > MAX_DOCUMENT_CHARS:
+                yield _too_long(source)
+                return
+            yield _load_one(first + rest, source)
             return
-        fh.seek(rest_start)
         if stripped:
             yield _load_one(first, f"{source}:1")
-        for n, line in enumerate(fh, 2):
-            if line.strip():
-                yield _load_one(line, f"{source}:{n}")
+        yield from _iter_lines(fh, source, lines, 2)
 
 
 def host_name(doc: dict[str, Any], origin: str) -> str:

@@ -68,7 +68,12 @@ def run_report(source: str, *, fmt: str = "text", csv_path: str | None = None) -
 
 def run_summary(path: str) -> int:
     from mdmtool.fleet import _load_one, iter_documents, summary_line
-    docs = [_load_one(sys.stdin.read(), "<stdin>")] if path == "-" else list(iter_documents(path))
+    if path == "-":
+        from mdmtool.fleet import MAX_DOCUMENT_CHARS, _too_long
+        text = sys.stdin.read(MAX_DOCUMENT_CHARS + 1)
+        docs = [_too_long("<stdin>") if len(text) > MAX_DOCUMENT_CHARS else _load_one(text, "<stdin>")]
+    else:
+        docs = list(iter_documents(path))
     if len(docs) != 1:
         raise MdmError(f"expected one effective document, found {len(docs)}", file=path)
     if docs[0].doc is None:

@@ -427,3 +427,27 @@ def test_history_reports_hostile_revisions_per_commit(base):
     assert errors["good"] is None
     assert "UTF-8" in errors["bytes"] and "cannot recurse" in errors["deep"]
     assert "larger than" in errors["big"] and "directory" in errors["directory"]
+
+
+def test_fleet_sources_are_read_with_bounds(base):
+    """An endless file, a FIFO in the fleet directory, a pipe: bounded memory and time, a
+    one-line answer (the reader used to load a whole line or file into memory, and to
+    seek, which a pipe cannot)."""
+    for args in (["fleet", "report", "/dev/zero"], ["fleet", "summary", "/dev/zero"],
+                 ["fleet", "impact", "/dev/zero", "--requirements", "/dev/null"]):
+        r = sub(*args, timeout=120, prefix=["prlimit", "--as=3000000000"])
+        assert_clean(r, allow=(2,), names=("/dev/zero",))
+        assert "larger than 64 MiB" in r.err
+    m = machine(os.path.join(base, "m"))
+    doc = cli("effective", "--format", "jsonl", *machine_args(m)).out
+    fleet = os.path.join(base, "fleet")
+    os.makedirs(fleet)
+    Path(fleet, "a.json").write_text(doc)
+    os.mkfifo(os.path.join(fleet, "b.json"))
+    r = sub("fleet", "report", fleet, "--format", "json", timeout=60)
+    assert_clean(r, allow=(1,))
+    report = json.loads(r.out)
+    assert report["hosts"] == 1 and "not a regular file" in json.dumps(report)
+    r = sub("fleet", "report", "/dev/stdin", stdin=doc + doc, timeout=60)  # a pipe: no seeking
+    assert_clean(r, allow=(0,))
+    assert "2 host(s)" in r.out
