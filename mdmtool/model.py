@@ -79,6 +79,9 @@ class ResolveInputs:
     exec_mode: bool = False
     #: host name matched against requirements `remote_sandbox_config` (default: this host's FQDN)
     hostname: str | None = None
+    #: model a session start (interactive codex / app-server thread), which trusts an unlisted
+    #: project with a writable sandbox; False = only load the config (`codex exec` never does)
+    auto_trust: bool = True
     #: check what depends on this machine (referenced files exist, MCP commands on PATH);
     #: off when the files are a scratch copy of another machine's (lint)
     machine_checks: bool = True

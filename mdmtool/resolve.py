@@ -73,7 +73,8 @@ def resolve(inputs: ResolveInputs) -> EffectivePolicy:
     warnings are those of the first load, before the project was trusted.
     """
     first = _resolve_once(inputs, None)
-    if not (first.ok and first.trust is None and _writable_session(inputs, first)):
+    if not (inputs.auto_trust and not inputs.exec_mode and first.ok and first.trust is None
+            and _writable_session(inputs, first)):
         return first
     key = first.git_root or first.cwd
     second = _resolve_once(inputs, key)
@@ -446,20 +447,26 @@ def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxCh
     if inputs.sandbox:
         return profiles.legacy(inputs.sandbox, explicit=True,
                                origin=Origin("cli-flag", detail=f"--sandbox {inputs.sandbox}"))
-    if isinstance(r.req.get("allowed_permission_profiles"), dict):
-        # under a profile allow-list a configured default_permissions is the candidate even
-        # when a higher layer sets sandbox_mode (differential cases 0097, 0109)
-        layer = r.layer_setting(("default_permissions",))
-        if layer is not None:
-            return profiles.named(layer.data["default_permissions"], explicit=True,
-                                  origin=r.origin_of(layer, ("default_permissions",)))
+    # The highest layer that sets sandbox_mode or default_permissions decides which of the
+    # two applies -- except that a managed config (file or MDM) setting only sandbox_mode
+    # takes no part in that choice: its sandbox_mode just overrides the merged value (cases
+    # 20, 206, 432, 721; differential cases 0008, 0016, 0034, 0097, 0103, 0109, 0126).
     for layer in reversed(r.enabled):
+        if layer.kind in ("managed-config", "mdm") and not layer.has(("default_permissions",)):
+            continue
         if layer.has(("default_permissions",)):
             name = layer.data["default_permissions"]
             return profiles.named(name, explicit=True, origin=r.origin_of(layer, ("default_permissions",)))
         if layer.has(("sandbox_mode",)):
-            mode = layer.data["sandbox_mode"]
-            return profiles.legacy(mode, explicit=True, origin=r.origin_of(layer, ("sandbox_mode",)))
+            break
+    sm_layer = r.layer_setting(("sandbox_mode",))
+    if sm_layer is not None:
+        return profiles.legacy(r.merged["sandbox_mode"], explicit=True,
+                               origin=r.origin_of(sm_layer, ("sandbox_mode",)))
+    dp_layer = r.layer_setting(("default_permissions",))  # set only by managed config
+    if dp_layer is not None:
+        return profiles.named(dp_layer.data["default_permissions"], explicit=True,
+                              origin=r.origin_of(dp_layer, ("default_permissions",)))
     managed_default = r.req.get("default_permissions")
     if isinstance(managed_default, str):
         return profiles.named(managed_default, explicit=False,

@@ -90,7 +90,9 @@ def compare(case_dir: str, tmp_root: str) -> list[str]:
         exp = json.load(fh)
     m = materialise(case_dir, tmp_root)
     norm = normaliser(m)
-    policy = resolve(inputs_for(m))
+    inputs = inputs_for(m)
+    inputs.auto_trust = not profile_case(exp)  # -p answers come from CLI views: no session start
+    policy = resolve(inputs)
     eff = exp["effective"]
     diffs: list[str] = []
 

@@ -150,7 +150,11 @@ def run_one(sc: dict, codex_bin: str, scratch: str, resolve, failures: str) -> t
     # resolve BEFORE Codex runs: Codex itself writes a trust entry into config.toml when a
     # thread starts in an unlisted project, so the files are not the same afterwards
     try:
-        pol, crash = resolve(inputs_for(m)), None
+        inputs = inputs_for(m)
+        # -p is only visible through `codex debug prompt-input` / `codex exec`, which load the
+        # config without starting an app-server thread: no automatic project trust there
+        inputs.auto_trust = not m.profile
+        pol, crash = resolve(inputs), None
     except Exception as exc:  # noqa: BLE001 - a crash is a disagreement too
         pol, crash = None, f"mdmtool raised {type(exc).__name__}: {exc}"
     ans = run_codex(CodexSetup(codex_home=m.codex_home, home=m.home, cwd=m.cwd, system_dir=m.system_dir,
