@@ -191,8 +191,8 @@ def _git_root(cwd: str) -> str | None:
             # linked worktree: "gitdir: <main>/.git/worktrees/<name>" -> the main checkout
             try:
                 with open(git, encoding="utf-8") as fh:
-                    line = fh.read().strip()
-            except OSError:
+                    line = fh.read(65536).strip()  # one "gitdir:" line; never a whole big file
+            except (OSError, UnicodeDecodeError):
                 return cur
             if line.startswith("gitdir:"):
                 gitdir = os.path.normpath(os.path.join(cur, line[7:].strip()))

@@ -215,16 +215,23 @@ _SERDE_MESSAGES = (
 
 
 def _json_problem(path: str) -> str | None:
+    from mdmtool.errors import MdmError
+    from mdmtool.tomlio import Unsupported, read_bytes
+    try:  # bounded, and a FIFO does not block (/dev/zero, a pipe: mdmtool's limit, exit 2)
+        raw = read_bytes(path, 64 * 1024 * 1024, what=" (model_catalog_json)")
+    except Unsupported:
+        raise
+    except MdmError:
+        return None
     try:
-        with open(path, encoding="utf-8") as fh:
-            json.load(fh)
+        json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError:
         return "invalid unicode code point"
     except json.JSONDecodeError as exc:
         text = next((serde for py, serde in _SERDE_MESSAGES if exc.msg.startswith(py)), exc.msg)
         return f"{text} at line {exc.lineno} column {exc.colno}"
-    except OSError:
-        return None
+    except RecursionError:  # serde_json stops at depth 128 too
+        return "recursion limit exceeded"
     return None
 
 

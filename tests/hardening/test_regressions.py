@@ -124,3 +124,24 @@ print("ok")
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert p.stdout.strip() == "ok", p.stderr[-2000:]
+
+
+def test_files_a_config_points_at_are_read_with_bounds(base):
+    """model_catalog_json = "/dev/zero" ran out of memory; a 100,000-deep JSON catalog
+    ended in RecursionError; a .git file that is not UTF-8 (linked worktree lookup)."""
+    from tests.hardening.harness import sub
+    m = machine(base)
+    cfg = os.path.join(m["home"], "config.toml")
+    Path(cfg).write_text('model_catalog_json = "/dev/zero"\n')
+    r = sub("effective", *machine_args(m), timeout=120, prefix=["prlimit", "--as=3000000000"])
+    assert_clean(r, allow=(2,), names=("/dev/zero",))
+    deep = os.path.join(base, "deep.json")
+    Path(deep).write_text("[" * 100_000 + "]" * 100_000)
+    Path(cfg).write_text(f'model_catalog_json = "{deep}"\n')
+    r = cli("effective", "--format", "json", *machine_args(m))
+    assert_clean(r, allow=(1,))
+    assert any("recursion limit" in e for e in json.loads(r.out)["errors"])
+    Path(cfg).write_text("")
+    rm(os.path.join(m["proj"], ".git"))
+    Path(m["proj"], ".git").write_bytes(b"gitdir: \xff\xfe\n")
+    assert_clean(cli("effective", *machine_args(m)), allow=(0, 1))
