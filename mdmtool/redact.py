@@ -112,6 +112,10 @@ def _leaf(value: Any, secret: bool) -> Any:
     if secret:
         return REDACTED
     if isinstance(value, str):
+        key, eq, rest = value.partition("=")  # a `-c key=value` override, kept as text
+        if eq and rest and "." in key and not any(c in key for c in " \t\"'{[") \
+                and is_secret_path(tuple(key.split("."))):
+            return f"{key}={REDACTED}"
         return redact_text(value)
     return value
 

@@ -104,7 +104,8 @@ def test_lint_every_format_and_output_file(world, fmt):
 @pytest.mark.parametrize("fmt", ["text", "json", "jsonl"])
 def test_effective_every_format(world, fmt):
     r = cli("effective", "--format", fmt, *machine_args(world["m"]),
-            "-c", "mcp_servers.docs.env.API_TOKEN=s3cr3t-CLI-10")
+            "-c", "mcp_servers.docs.env.API_TOKEN=s3cr3t-CLI-10",
+            "-c", 'mcp_servers.docs.env.PLAIN="s3cr3t-CLI-10"')  # a name that looks harmless
     assert_clean(r, allow=(0, 1))
     assert_hidden(r.text, f"effective --format {fmt}")
     if fmt == "json":
@@ -120,7 +121,8 @@ def test_effective_every_format(world, fmt):
 @pytest.mark.parametrize("fmt", ["text", "json"])
 def test_explain_keys_that_hold_secrets(world, key, fmt):
     r = cli("explain", key, "--format", fmt, *machine_args(world["m"]),
-            "-c", "mcp_servers.docs.env.GITHUB_TOKEN=s3cr3t-CLI-10")
+            "-c", "mcp_servers.docs.env.GITHUB_TOKEN=s3cr3t-CLI-10",
+            "-c", "shell_environment_policy.set.PLAIN=s3cr3t-CLI-10")
     assert_clean(r, allow=(0, 1))
     assert_hidden(r.text, f"explain {key} --format {fmt}")
 
