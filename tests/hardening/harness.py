@@ -86,6 +86,8 @@ def assert_clean(run: Run, *, allow=(0, 1, 2), names: tuple[str, ...] = (),
     assert run.code in allow, f"exit {run.code}\n{run.text[-3000:]}"
     assert run.code != 3 and "internal error" not in run.err, run.text[-3000:]
     assert "Traceback (most recent call last)" not in run.text, run.text[-3000:]
+    if run.code == 2 and run.err.startswith("mdmtool: error:"):  # the error boundary's lines
+        assert all(line.startswith("mdmtool: ") for line in run.err.splitlines()), run.err[-2000:]
     if run.code == 2 and names:
         hits = [line for line in run.text.splitlines() if any(n in line for n in names)]
         assert hits, f"no line names {names}:\n{run.text[-2000:]}"
