@@ -120,3 +120,48 @@ def atomic_write_bytes(path: str, data: bytes, *, backup: bool = False) -> str:
 def atomic_write_text(path: str, text: str, *, backup: bool = False) -> str:
     """Atomically replace *path* with *text* (UTF-8, newlines written exactly as given)."""
     return atomic_write_bytes(path, text.encode("utf-8"), backup=backup)
+
+
+class AtomicWriter:
+    """A text file written piece by piece (streamed reports) that replaces *path* only
+    on :meth:`commit`, with the same guarantees as :func:`atomic_write_bytes`;
+    :meth:`abort` leaves the old file untouched."""
+
+    def __init__(self, path: str):
+        self.path = path
+        self.target = resolve_write_target(path)
+        self.directory = os.path.dirname(os.path.abspath(self.target)) or "."
+        if not os.path.isdir(self.directory):
+            raise MdmError(f"cannot write: directory {self.directory} does not exist", file=path)
+        try:
+            st: os.stat_result | None = os.stat(self.target)
+        except FileNotFoundError:
+            st = None
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            raise MdmError("cannot write: not a regular file", file=path)
+        base = os.path.basename(self.target)
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".tmp", dir=self.directory)
+            _copy_meta(fd, st)
+        except OSError as exc:
+            raise MdmError(f"cannot write: {exc.strerror or exc}", file=path) from exc
+        self.fh = os.fdopen(fd, "w", encoding="utf-8", newline="")
+
+    def commit(self) -> None:
+        try:
+            self.fh.flush()
+            os.fsync(self.fh.fileno())
+            self.fh.close()
+            os.replace(self.tmp, self.target)
+        except OSError as exc:
+            self.abort()
+            raise MdmError(f"cannot write: {exc.strerror or exc}", file=self.path) from exc
+        _fsync_dir(self.directory)
+
+    def abort(self) -> None:
+        if not self.fh.closed:
+            self.fh.close()
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass

@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 import shlex
 import sys
-import tempfile
-from typing import TextIO
 
 from mdmtool.errors import MdmError, UsageError
 
@@ -38,8 +36,13 @@ def plan(paths: list[str], *, system_dir: str, codex_home: str | None, cwd: str 
         home = codex_home or default_codex_home()
         return iter([("machine", system_dir, home, cwd or ".", profile)]), 1, "machines"
     files, trees, fleets = [], [], []
+    seen: set[str] = set()
     for p in paths:
         if os.path.isdir(p):
+            real = os.path.realpath(p)
+            if real in seen:  # the same directory twice would list every host twice
+                continue
+            seen.add(real)
             (trees if discover.is_tree(p) else fleets).append(p)
         elif os.path.exists(p):
             files.append(p)
@@ -53,7 +56,7 @@ def plan(paths: list[str], *, system_dir: str, codex_home: str | None, cwd: str 
             yield ("tree", t, t, t)
         for root in fleets:
             for name, d in discover.host_dirs(root):
-                yield ("tree", d, name, d)
+                yield ("host", d, name, d)
 
     noun = "hosts" if fleets else "units"
     return gen(), None, noun
@@ -71,76 +74,75 @@ def _count_hosts(paths: list[str]) -> int | None:
 
 
 class _Sink:
-    """One output destination; streams when its format can, else collects."""
+    """One output destination. Formats that can stream (all built-in ones) are written
+    unit by unit; others (registered at run time) are rendered from collected findings.
+    Files are written atomically: a temporary file renamed into place at the end."""
 
-    def __init__(self, fmt: str, path: str | None, stream: TextIO):
-        from mdmtool.reporters import get_reporter
+    def __init__(self, fmt: str, path: str | None, command: str):
         import importlib
-        self.fmt, self.path = fmt, path
-        self.module = None
-        try:
-            mod = importlib.import_module(f"mdmtool.reporters.{fmt}")
-            if getattr(mod, "STREAMING", False):
-                self.module = mod
-        except ImportError:
-            pass
-        get_reporter(fmt)  # validates the name
-        self.tmp = None
-        if self.module is not None:
-            if path:
-                d = os.path.dirname(os.path.abspath(path)) or "."
-                fd, self.tmp = tempfile.mkstemp(prefix=".mdmtool-", dir=d)
-                self.fh = os.fdopen(fd, "w", encoding="utf-8")
-            else:
-                self.fh = stream
 
-    @property
-    def streaming(self) -> bool:
-        return self.module is not None
+        from mdmtool.reporters import get_reporter
+        reporter = get_reporter(fmt)  # validates the name
+        self.fmt = fmt
+        self.stream = None
+        opener = None
+        if fmt in _BUILTIN_STREAMING:
+            module = importlib.import_module(f"mdmtool.reporters.{fmt}")
+            if reporter is module.render:  # not replaced by a registered format
+                opener = getattr(module, "open_stream", None)
+        self.file = None  # AtomicWriter of an --output file; None: standard output
+        if path and path != "-":
+            from mdmtool.atomic import AtomicWriter
+            self.file = AtomicWriter(path)
+            self.fh = self.file.fh
+        else:
+            self.fh = sys.stdout
+        if opener is not None:
+            self.stream = opener(self.fh, command)
 
-    def write_findings(self, findings) -> None:
-        from mdmtool.redact import safe_finding
-        for f in findings:
-            self.fh.write(self.module.format_finding(safe_finding(f)) + "\n")
+    def add(self, files, findings, index) -> None:
+        if self.stream is not None:
+            self.stream.add(files, findings, index)
 
     def finish(self, findings, files, command, summary, noun, multi) -> None:
-        extra_lines = summary.lines(noun) if multi else []
-        if self.streaming:
-            counts = {k: summary.severities.get(k, 0) for k in ("error", "warning", "info")}
-            self.fh.write(self.module.footer(counts, summary.files, extra_lines))
-            if self.tmp:
-                self.fh.close()
-                os.replace(self.tmp, self.path)
-            else:
-                self.fh.flush()
-            return
-        from mdmtool.reporters import render
-        extra = {"summary_lines": extra_lines}
+        extra: dict = {"summary_lines": summary.lines(noun) if multi else []}
         if multi:
             extra["fleet"] = summary.to_json()
-        text = render(self.fmt, findings, files, command, extra)
-        if self.path:
-            from mdmtool.atomic import atomic_write_text
-            atomic_write_text(self.path, text)
+        if self.stream is not None:
+            counts = {k: summary.severities.get(k, 0) for k in ("error", "warning", "info")}
+            self.stream.close(counts, summary.files, extra)
         else:
-            sys.stdout.write(text)
-            sys.stdout.flush()
+            from mdmtool.reporters import render
+            self.fh.write(render(self.fmt, findings, files, command, extra))
+        if self.file is not None:
+            self.file.commit()
+            self.file = None
+        else:
+            self.fh.flush()
 
     def abort(self) -> None:
-        if self.tmp and os.path.exists(self.tmp):
-            self.fh.close()
-            os.unlink(self.tmp)
+        if self.stream is not None:
+            self.stream.discard()
+        if self.file is not None:
+            self.file.abort()
+            self.file = None
+
+
+#: formats whose module has ``open_stream`` (custom registered formats are rendered)
+_BUILTIN_STREAMING = ("text", "json", "sarif", "junit", "github")
 
 
 def run_lint(paths: list[str], *, requirements: str | None = None, fmt: str = "text",
              outputs: list[str] | None = None, system_dir: str = "/etc/codex",
              codex_home: str | None = None, cwd: str | None = None, profile: str | None = None,
              jobs: int | None = None, progress: bool = True, today=None) -> int:
-    from mdmtool.lint.engine import sort_findings
-    from mdmtool.lint.fleet import Summary, run_units
+    from mdmtool.lint.fleet import FileLedger, Progress, Summary, run_units
     from mdmtool.reporters import base
     dests = parse_outputs(list(outputs or []))
     base.get_reporter(fmt)
+    if any(p == "-" for _, p in dests):
+        raise UsageError("--output FORMAT=- would mix two reports on standard output: "
+                         "use --format FORMAT for the one on standard output")
     if requirements is not None:
         if not os.path.isfile(requirements):
             raise MdmError("no such file (--requirements)", file=requirements)
@@ -152,43 +154,44 @@ def run_lint(paths: list[str], *, requirements: str | None = None, fmt: str = "t
         total = _count_hosts(paths)
     if requirements is not None:
         specs = _prepend(("override",), specs)
-    sinks = [_Sink(fmt, None, sys.stdout)] + [_Sink(f, p, sys.stdout) for f, p in dests]
-    collect = any(not s.streaming for s in sinks)
-    summary = Summary()
-    all_findings: list = []
-    all_files: list[str] = []
-    units = [0]
-
-    def on_result(r) -> None:
-        fs = sort_findings(r.findings)
-        if r.override:
-            summary.files += len(r.files)
-            for f in fs:
-                summary.per_rule[f.rule] += 1
-                summary.severities[f.severity] += 1
-                if f.rule == "MDM100":
-                    summary.input_errors += 1
-        else:
-            summary.add(r)
-            units[0] += 1
-        for s in sinks:
-            if s.streaming:
-                s.write_findings(fs)
-        if collect:
-            all_findings.extend(fs)
-            all_files.extend(r.files)
-
     command = shlex.join(["mdmtool", "lint"] + _argv_tail())
+    sinks: list[_Sink] = []
     try:
-        run_units(specs, on_result=on_result, req_path=requirements, jobs=jobs, total=total,
-                  progress=progress, today=today)
+        for f, p in [(fmt, None)] + dests:
+            sinks.append(_Sink(f, p, command))
     except BaseException:
         for s in sinks:
             s.abort()
         raise
-    multi = units[0] > 1 or noun == "hosts"
-    for s in sinks:
-        s.finish(all_findings, all_files, command, summary, noun, multi)
+    collect = any(s.stream is None for s in sinks)
+    to_terminal = any(s.file is None for s in sinks) and sys.stdout.isatty()
+    summary = Summary()
+    ledger = FileLedger()
+    bar = Progress(total, progress, "hosts" if noun == "hosts" else "units")
+    all_findings: list = []
+    all_files: list[str] = []
+
+    def on_result(r) -> None:
+        new, index = ledger.add(r)
+        summary.add(r, len(new))
+        if to_terminal and r.findings:
+            bar.hide()
+        for s in sinks:
+            s.add(new, r.findings, index)
+        if collect:
+            all_findings.extend(r.findings)
+            all_files.extend(new)
+
+    try:
+        run_units(specs, on_result=on_result, req_path=requirements, jobs=jobs, progress=bar,
+                  today=today)
+        multi = summary.units > 1 or noun == "hosts"
+        for s in sinks:
+            s.finish(all_findings, all_files, command, summary, noun, multi)
+    except BaseException:
+        for s in sinks:
+            s.abort()
+        raise
     if summary.input_errors:
         return 2
     return 1 if summary.severities.get("error") else 0

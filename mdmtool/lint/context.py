@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from mdmtool.errors import MdmError
+from mdmtool.lint.memo import Memo
 from mdmtool.model import Finding, Source
 
 #: sha -> (parsed data, key positions or None); shared, read-only
-_PARSED: dict[str, tuple] = {}
-_PARSED_MAX = 8192
+_PARSED: Memo = Memo(1024)
 
 # roles
 SYSTEM, USER, PROFILE, PROJECT, STANDALONE = "system", "user", "profile", "project", "standalone"
@@ -65,19 +65,19 @@ class LintFile:
         """
         if self._toml is None and self.error is None and self.role != SHELL:
             from mdmtool.tomlio import TomlFile, parse_toml
-            cached = _PARSED.get(self.sha)
+            cached = _PARSED.hit(self.sha)
             if cached is not None:
                 self._toml = TomlFile(self.path, self.text, cached[0], _positions=cached[1])
                 return self._toml
-            try:
-                data = parse_toml(self.text, self.path)
-            except MdmError as exc:
-                self.error = exc
-                return None
+            data = _with_trust_tail(self.text, self.path)
+            if data is None:
+                try:
+                    data = parse_toml(self.text, self.path)
+                except MdmError as exc:
+                    self.error = exc
+                    return None
             self._toml = TomlFile(self.path, self.text, data)
-            if len(_PARSED) >= _PARSED_MAX:
-                _PARSED.clear()
-            _PARSED[self.sha] = (data, None)
+            _PARSED.put(self.sha, (data, None))
         return self._toml
 
     def _positions(self) -> dict:
@@ -85,7 +85,7 @@ class LintFile:
         pos = t.positions()
         data, cached = _PARSED.get(self.sha, (t.data, None))
         if cached is None:
-            _PARSED[self.sha] = (data, pos)
+            _PARSED.put(self.sha, (data, pos))
         return pos
 
     @property
@@ -125,6 +125,68 @@ class LintFile:
 
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+#: what Codex appends to a user's config.toml when they trust a project
+_TRUST_HEADER = re.compile(r'\[projects\."([^"\\\x00-\x1f\x7f]*)"\][ \t]*')
+_TRUST_LEVEL = re.compile(r'trust_level[ \t]*=[ \t]*"(trusted|untrusted)"[ \t]*')
+
+
+def _with_trust_tail(text: str, path: str) -> dict | None:
+    """The data of ``text`` when it is a shared head followed only by the trust entries
+    Codex appends (``[projects."<path>"]`` + ``trust_level = "..."``): the head is parsed
+    once for every user who has it (it is memoised like a whole file) and the entries are
+    added, which is exactly what a full parse gives. Fleets differ per user mostly by
+    these entries, so most "unique" files are parsed this way. ``None``: parse it whole.
+
+    Guards (else ``None``): no CR, backslash or other mention of ``projects`` in the head
+    (so the head defines no ``projects`` table and the entries are the table's only
+    contents), plain entries only, no path twice, and a text small and simple enough that
+    :func:`mdmtool.tomlio.parse_toml` runs no extra check on it (a head is a prefix: it
+    then runs none either).
+    """
+    if len(text) > 65536 or text.count(".") > 80 or "\r" in text:
+        return None
+    if text.startswith('[projects."'):
+        cut = 0
+    else:
+        cut = text.find('\n[projects."') + 1
+        if cut == 0:
+            return None
+    head = text[:cut]
+    if "projects" in head or "\\" in head:
+        return None
+    entries: dict[str, dict] = {}
+    current = None
+    for line in text[cut:].split("\n"):
+        m = _TRUST_HEADER.fullmatch(line)
+        if m:
+            current = m.group(1)
+            if current in entries:
+                return None  # declared twice: the full parse reports it
+            entries[current] = {}
+            continue
+        m = _TRUST_LEVEL.fullmatch(line)
+        if m and current is not None and not entries[current]:
+            entries[current] = {"trust_level": m.group(1)}
+            continue
+        if line.strip(" \t"):
+            return None
+    sha = hashlib.blake2b(head.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+    cached = _PARSED.hit(sha)
+    if cached is not None:
+        head_data = cached[0]
+    else:
+        from mdmtool.tomlio import parse_toml
+        try:
+            head_data = parse_toml(head, path)
+        except MdmError:
+            return None  # the full parse reports the error, positioned in the whole text
+        _PARSED.put(sha, (head_data, None))
+    if "projects" in head_data:
+        return None
+    data = dict(head_data)
+    data["projects"] = entries
+    return data
 
 
 def _quick_locate(text: str, kp: tuple) -> tuple[int, int] | None:

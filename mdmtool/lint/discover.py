@@ -15,7 +15,10 @@ Rules of thumb (documented in docs/rules.md and the README):
 
 from __future__ import annotations
 
+import functools
 import os
+import stat
+from operator import attrgetter
 from typing import Iterator
 
 from mdmtool.errors import MdmError
@@ -39,6 +42,7 @@ def _is_codex_home(parts: list[str]) -> bool:
     return len(parts) == 3 and parts[0] in ("home", "Users")
 
 
+@functools.lru_cache(maxsize=4096)  # fleets repeat the same host paths (a pure function)
 def role_for(host_path: str, home: str | None = None) -> tuple[str, str | None]:
     """Role of a file from its path on the host; second item = project dir for projects."""
     norm = host_path.replace("\\", "/")
@@ -66,31 +70,82 @@ def role_for(host_path: str, home: str | None = None) -> tuple[str, str | None]:
 
 
 def load_file(path: str, display: str, host_path: str, home: str | None = None) -> LintFile:
-    from mdmtool.tomlio import read_text
     role, project_dir = role_for(host_path, home)
-    try:
-        text = read_text(path)
-        err = None
-    except MdmError as exc:
-        text, err = "", exc
+    text = _read_regular(path)
+    err = None
+    if text is None:  # not a plain readable UTF-8 file: the careful reader says why
+        from mdmtool.tomlio import read_text
+        try:
+            text = read_text(path)
+        except MdmError as exc:
+            text, err = "", exc
     return LintFile(display, role, text, host_path=host_path, project_dir=project_dir, error=err)
 
 
-def _walk(root: str) -> Iterator[str]:
-    """Codex files below ``root`` in a stable order (no symlinked directories followed)."""
+_O_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+_MAX_BYTES = 8 * 1024 * 1024  # mdmtool.tomlio.MAX_TOML_BYTES (not imported: start-up time)
+
+
+def _read_regular(path: str) -> str | None:
+    """The text of a regular UTF-8 file within the size cap, read with two system calls
+    (fleet hot path); ``None`` for anything else, which :func:`read_text` then reports."""
     try:
-        entries = sorted(os.scandir(root), key=lambda e: e.name)
+        fd = os.open(path, _O_FLAGS)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _MAX_BYTES:
+            return None
+        want = st.st_size + 1  # one byte more: a short read is the end of the file
+        raw = os.read(fd, want)
+        if len(raw) == want:  # it grew since fstat: read on, up to the cap
+            chunks = [raw]
+            left = _MAX_BYTES + 1 - len(raw)
+            while left > 0:
+                b = os.read(fd, min(left, 65536))
+                if not b:
+                    break
+                chunks.append(b)
+                left -= len(b)
+            raw = b"".join(chunks)
+        if len(raw) > _MAX_BYTES:
+            return None
+        return raw.decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    finally:
+        os.close(fd)
+
+
+_NAME = attrgetter("name")
+
+
+def _walk(root: str) -> list[str]:
+    """Codex files below ``root`` in a stable order (no symlinked directories followed):
+    a directory's files by name, then its subdirectories' files, each by name."""
+    out: list[str] = []
+    _walk_into(root, out)
+    return out
+
+
+def _walk_into(root: str, out: list[str]) -> None:
+    try:
+        with os.scandir(root) as it:
+            entries = list(it)
     except OSError as exc:
         raise MdmError(f"cannot read directory: {exc.strerror or exc}", file=root) from None
+    if len(entries) > 1:
+        entries.sort(key=_NAME)
     dirs = []
     for e in entries:
         if e.is_dir(follow_symlinks=False):
             if e.name not in _SKIP_DIRS:
                 dirs.append(e.path)
         elif is_codex_file(e.name):
-            yield e.path
+            out.append(e.path)
     for d in dirs:
-        yield from _walk(d)
+        _walk_into(d, out)
 
 
 def is_tree(root: str) -> bool:
@@ -106,22 +161,65 @@ def tree_unit(root: str, name: str | None = None, display_root: str | None = Non
     """One machine tree: paths inside are read as absolute paths on that machine."""
     unit = Unit(name or display_root or root)
     droot = display_root if display_root is not None else root
+    prefix = os.path.join(root, "")
+    dprefix = os.path.join(droot, "") if droot else ""
     for path in _walk(root):
-        rel = os.path.relpath(path, root).replace(os.sep, "/")
-        display = os.path.join(droot, rel) if droot else rel
-        unit.files.append(load_file(path, display, "/" + rel))
+        rel = path[len(prefix):] if path.startswith(prefix) else os.path.relpath(path, root)
+        if os.sep != "/":
+            rel = rel.replace(os.sep, "/")
+        unit.files.append(load_file(path, dprefix + rel, "/" + rel))
     return unit
+
+
+#: host names sorted in memory at a time; longer fleets are sorted in runs spilled to
+#: temporary files and merged, so listing 100k hosts takes no more memory than 20k
+SORT_RUN = 20_000
 
 
 def host_dirs(root: str) -> Iterator[tuple[str, str]]:
     """Fleet root -> (host name, host dir), streamed in name order."""
+    runs: list = []
+    names: list[str] = []
     try:
-        names = sorted(e.name for e in os.scandir(root) if e.is_dir(follow_symlinks=False)
-                       and e.name not in _SKIP_DIRS)
+        with os.scandir(root) as it:
+            for e in it:
+                if e.name not in _SKIP_DIRS and e.is_dir(follow_symlinks=False):
+                    names.append(e.name)
+                    if len(names) >= SORT_RUN:
+                        runs.append(_spill(names))
+                        names = []
     except OSError as exc:
         raise MdmError(f"cannot read directory: {exc.strerror or exc}", file=root) from None
-    for n in names:
+    names.sort()
+    if runs:
+        import heapq
+        ordered: Iterator[str] = heapq.merge(*(_unspill(fh) for fh in runs), names)
+    else:
+        ordered = iter(names)
+    for n in ordered:
         yield n, os.path.join(root, n)
+
+
+def _spill(names: list[str]):
+    """``names`` sorted, written NUL-separated to an anonymous temporary file."""
+    import tempfile
+    names.sort()
+    fh = tempfile.TemporaryFile()
+    fh.write(b"\0".join(os.fsencode(n) for n in names) + b"\0")
+    fh.seek(0)
+    return fh
+
+
+def _unspill(fh) -> Iterator[str]:
+    rest = b""
+    with fh:
+        while True:
+            block = fh.read(1 << 16)
+            if not block:
+                return
+            *done, rest = (rest + block).split(b"\0")
+            for raw in done:
+                yield os.fsdecode(raw)
 
 
 def file_unit(paths: list[str]) -> Unit:

@@ -10,18 +10,18 @@ from __future__ import annotations
 import datetime as _dt
 
 from mdmtool.lint.context import PROJECT, Unit, hit
+from mdmtool.lint.memo import Memo
 from mdmtool.lint.waivers import apply_waivers, parse_waivers, rebase
 from mdmtool.model import Finding
 
-_FILE_MEMO: dict[tuple, list[Finding]] = {}
-_WAIVER_MEMO: dict[str, list] = {}
-_MEMO_MAX = 8192
+_FILE_MEMO: Memo = Memo(2048)
+_WAIVER_MEMO: Memo = Memo(2048)
 
 
 def _file_findings(f) -> list[Finding]:
     from mdmtool.lint.rules import FILE_RULES
     key = (f.role, f.sha, f.error is not None)
-    cached = _FILE_MEMO.get(key)
+    cached = _FILE_MEMO.hit(key)
     if cached is not None:
         return rebase(cached, f.path)
     out: list[Finding] = []
@@ -38,19 +38,15 @@ def _file_findings(f) -> list[Finding]:
         for roles, rule in FILE_RULES:
             if f.role in roles:
                 out.extend(rule(f))
-    if len(_FILE_MEMO) >= _MEMO_MAX:
-        _FILE_MEMO.clear()
-    _FILE_MEMO[key] = out
+    _FILE_MEMO.put(key, out)
     return list(out)
 
 
 def _waivers(f) -> list:
-    w = _WAIVER_MEMO.get(f.sha)
+    w = _WAIVER_MEMO.hit(f.sha)
     if w is None:
         w = parse_waivers(f.text)
-        if len(_WAIVER_MEMO) >= _MEMO_MAX:
-            _WAIVER_MEMO.clear()
-        _WAIVER_MEMO[f.sha] = w
+        _WAIVER_MEMO.put(f.sha, w)
     # waivers carry a 'used' flag: hand out fresh copies
     from dataclasses import replace
     return [replace(x, used=False) for x in w]

@@ -2,9 +2,10 @@
 
 Units are described by small picklable specs and linted in worker processes in chunks;
 the parent keeps only a bounded window of chunks in flight and consumes results in
-order, so output is deterministic and can be streamed (text, github) while memory stays
-flat. Workers memoise by content hash (engine, resolver), so shared files are linted
-once per worker. The summary counts hosts, findings per rule, hosts that run on a
+order, so output is deterministic and is streamed by every format while memory stays
+flat. Workers memoise by content hash (engine, resolver, whole hosts), so files and hosts
+that repeat across the fleet are linted once per worker, and hand back findings already
+sorted and redacted. The summary counts hosts, findings per rule, hosts that run on a
 requirements fallback and hosts on which Codex would refuse to start.
 """
 
@@ -13,11 +14,13 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import sys
+import time
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator
 
+from mdmtool.lint.memo import Memo
 from mdmtool.model import Finding
 
 #: below this many units, the pool's start-up costs more than it saves
@@ -34,6 +37,8 @@ class UnitResult:
     findings: list[Finding]
     #: the --requirements file linted on its own (not a host)
     override: bool = False
+    #: not a fleet host: its files may be named again by other units (see FileLedger)
+    shared: bool = True
 
 
 @dataclass
@@ -46,10 +51,17 @@ class Summary:
     fatal_hosts: int = 0
     input_errors: int = 0
 
-    def add(self, r: UnitResult) -> None:
+    def add(self, r: UnitResult, new_files: int | None = None) -> None:
+        """Count one result; ``new_files``: its files not listed before (default: all)."""
         from mdmtool.lint.catalog import RULES
+        self.files += len(r.files) if new_files is None else new_files
+        if r.override:  # the --requirements file itself: its findings, not a host
+            for f in r.findings:
+                self.per_rule[f.rule] += 1
+                self.severities[f.severity] += 1
+                self.input_errors += f.rule == "MDM100"
+            return
         self.units += 1
-        self.files += len(r.files)
         fb = fatal = False
         for f in r.findings:
             self.per_rule[f.rule] += 1
@@ -78,9 +90,12 @@ class Summary:
                 "refuse_to_start_hosts": self.fatal_hosts, "findings_per_rule": dict(sorted(self.per_rule.items()))}
 
 
-def _init_worker(req_path: str | None) -> None:
+def _init_worker(req_path: str | None, pooled: bool = False) -> None:
     _REQ["path"] = req_path
     _REQ["file"] = None
+    if pooled:  # workers tell each other what they resolved (see rules.resolved)
+        from mdmtool.lint.rules import resolved
+        resolved.SHARED["on"] = True
 
 
 def _override():
@@ -94,11 +109,24 @@ def _override():
 
 
 def lint_spec(spec: tuple, today: _dt.date) -> UnitResult:
-    """Build the unit a spec describes, lint it, return its compact result."""
+    """Build the unit a spec describes, lint it, return its compact result (findings
+    redacted and sorted as reports list them, so the parent only writes them out)."""
+    from mdmtool.reporters.base import sort_key
+    r = _lint_spec(spec, today)
+    r.findings.sort(key=sort_key)
+    return r
+
+
+def _safe(findings: list[Finding]) -> list[Finding]:
+    from mdmtool.redact import safe_finding
+    return [safe_finding(f) for f in findings]
+
+
+def _lint_spec(spec: tuple, today: _dt.date) -> UnitResult:
     from mdmtool.lint import discover
     from mdmtool.lint.engine import lint_unit
     kind = spec[0]
-    if kind == "tree":
+    if kind in ("tree", "host"):
         _, root, name, display_root = spec
         unit = discover.tree_unit(root, name, display_root)
         # hosts whose trees hold the same files (roles, contents; paths may differ, e.g.
@@ -107,10 +135,11 @@ def lint_spec(spec: tuple, today: _dt.date) -> UnitResult:
         sig = (tuple((f.role, f.sha, f.error is None,
                       os.path.relpath(f.path, display_root) if f.role == "project" else None)
                      for f in unit.files), _REQ["path"])
-        hit_ = _UNIT_MEMO.get(sig)
+        hit_ = _UNIT_MEMO.hit(sig)
         if hit_ is not None:
-            old_paths, findings = hit_
-            return UnitResult(unit.name, paths, _rebase_paths(findings, old_paths, paths))
+            old_paths, raw, safe = hit_
+            return UnitResult(unit.name, paths, _rebase_paths(raw, safe, old_paths, paths),
+                              shared=kind == "tree")
     elif kind == "files":
         unit = discover.file_unit(list(spec[1]))
     elif kind == "machine":
@@ -120,38 +149,55 @@ def lint_spec(spec: tuple, today: _dt.date) -> UnitResult:
         from mdmtool.lint.context import Unit
         unit = Unit("requirements")
         unit.files.append(_override())
-        return UnitResult(unit.name, [f.path for f in unit.files], lint_unit(unit, today=today),
-                          override=True)
+        return UnitResult(unit.name, [f.path for f in unit.files],
+                          _safe(lint_unit(unit, today=today)), override=True)
     unit.requirements_override = _override()
     findings = lint_unit(unit, today=today)
     skip = _REQ["path"]
     if skip:  # the override's own findings are reported once, by its own unit
         findings = [f for f in findings if f.source.file != skip or f.rule in _CROSS_RULES]
-    if kind == "tree":
-        if len(_UNIT_MEMO) >= _UNIT_MEMO_MAX:
-            _UNIT_MEMO.clear()
-        _UNIT_MEMO[sig] = (paths, findings)
-    return UnitResult(unit.name, [f.path for f in unit.files], findings)
+    safe = _safe(findings)
+    if kind in ("tree", "host"):
+        _UNIT_MEMO.put(sig, (paths, findings, safe))
+    return UnitResult(unit.name, [f.path for f in unit.files], list(safe), shared=kind != "host")
 
 
-_UNIT_MEMO: dict = {}
-_UNIT_MEMO_MAX = 2048
+#: host signature -> (its paths, raw findings, redacted findings)
+_UNIT_MEMO = Memo(1024)
 
 
-def _rebase_paths(findings: list[Finding], old: list[str], new: list[str]) -> list[Finding]:
-    """Findings of one host re-pointed at the matching files of an equivalent host."""
+def forget() -> None:
+    """Drop every memo of this process (hosts, files, parses, resolver runs): the next
+    unit is linted from scratch, as by a fresh worker."""
+    from mdmtool.lint import context, engine
+    from mdmtool.lint.rules import resolved
+    for memo in (_UNIT_MEMO, engine._FILE_MEMO, engine._WAIVER_MEMO, context._PARSED,
+                 resolved._MEMO, resolved._REST):
+        memo.clear()
+
+
+def _rebase_paths(raw: list[Finding], safe: list[Finding], old: list[str],
+                  new: list[str]) -> list[Finding]:
+    """Findings of one host re-pointed at the matching files of an equivalent host,
+    redacted: ``safe`` are ``raw`` redacted; a message that names a file is redacted
+    again with the new name, others keep their redacted text."""
     from dataclasses import replace
+
+    from mdmtool.redact import safe_finding
     mapping = {o: n for o, n in zip(old, new) if o != n}
     if not mapping:
-        return list(findings)
+        return list(safe)
     out = []
-    for f in findings:
+    for f, s in zip(raw, safe):
         file = mapping.get(f.source.file, f.source.file)
         msg = f.message
         for o, n in mapping.items():
             if o in msg:
                 msg = msg.replace(o, n)
-        out.append(replace(f, source=replace(f.source, file=file), message=msg))
+        if msg == f.message:
+            out.append(replace(s, source=replace(s.source, file=file)))
+        else:
+            out.append(safe_finding(replace(f, source=replace(f.source, file=file), message=msg)))
     return out
 
 
@@ -174,56 +220,127 @@ def _chunks(specs: Iterable[tuple], size: int) -> Iterator[list[tuple]]:
         yield buf
 
 
+class FileLedger:
+    """Every checked file listed once, in unit order, each with its position in the list.
+
+    Fleet hosts' files are distinct by construction (each lives under its own host
+    directory), so only paths another unit may name again are remembered: files of
+    units given directly (file arguments, machine trees, the ``--requirements`` file) and
+    files a finding names outside its own unit. Memory stays flat over 100k hosts.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._shared: dict[str, int] = {}
+
+    def add(self, r: UnitResult) -> tuple[list[str], dict[str, int]]:
+        """(files of ``r`` not listed before, position of every path ``r`` names)."""
+        own = r.files
+        index: dict[str, int] = {}
+        new: list[str] = []
+        named = [f.source.file for f in r.findings if f.source.file]
+        for p in (own + named) if named else own:
+            if p in index:
+                continue
+            i = self._shared.get(p)
+            if i is None:
+                i = self.count
+                self.count += 1
+                new.append(p)
+                if r.shared or p not in own:
+                    self._shared[p] = i
+            index[p] = i
+        return new, index
+
+
 class Progress:
     """A one-line progress bar on stderr, only when stderr is a terminal."""
 
-    def __init__(self, total: int | None, enabled: bool):
-        self.total, self.done = total, 0
+    def __init__(self, total: int | None, enabled: bool, noun: str = "hosts"):
+        self.total, self.done, self.noun = total, 0, noun
         self.enabled = enabled and sys.stderr.isatty()
+        self._shown = False
+        self._last = 0.0
 
     def step(self, n: int) -> None:
         self.done += n
         if not self.enabled:
             return
+        now = time.monotonic()
+        if now - self._last < 0.1 and self.done != self.total:
+            return
+        self._last = now
         if self.total:
             width = 30
-            filled = int(width * self.done / max(self.total, 1))
-            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} hosts")
+            filled = min(width, int(width * self.done / max(self.total, 1)))
+            sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} "
+                             f"{self.noun}")
         else:
-            sys.stderr.write(f"\r{self.done} hosts")
+            sys.stderr.write(f"\r{self.done} {self.noun}")
         sys.stderr.flush()
+        self._shown = True
 
-    def close(self) -> None:
-        if self.enabled:
+    def hide(self) -> None:
+        """Clear the bar (before output goes to the same terminal); the next step redraws it."""
+        if self._shown:
             sys.stderr.write("\r" + " " * 60 + "\r")
             sys.stderr.flush()
+            self._shown = False
+            self._last = 0.0
+
+    def close(self) -> None:
+        self.hide()
+
+
+def warm_up() -> None:
+    """Import everything a worker needs before the pool forks, so workers inherit it
+    instead of each importing it again, and make the resolver's scratch directory here
+    (forked workers exit without running exit handlers: theirs would be left behind)."""
+    from mdmtool.lint import discover, engine  # noqa: F401
+    from mdmtool.lint.catalog import RULES  # noqa: F401
+    from mdmtool.lint.rules import load_all
+    from mdmtool.redact import safe_finding  # noqa: F401
+    from mdmtool.reporters.base import sort_key  # noqa: F401
+    load_all()
+    try:
+        import mdmtool.resolve  # noqa: F401  (unit rules resolve each distinct setup)
+    except ImportError:  # pragma: no cover - resolver room missing
+        pass
+    from mdmtool.lint.rules.resolved import _scratch
+    _scratch()  # made (and removed at exit) by this process, not by each worker
 
 
 def run_units(specs: Iterable[tuple], *, on_result: Callable[[UnitResult], None],
-              req_path: str | None = None, jobs: int | None = None, total: int | None = None,
-              progress: bool = True, today: _dt.date | None = None) -> None:
+              req_path: str | None = None, jobs: int | None = None,
+              progress: Progress | None = None, today: _dt.date | None = None) -> None:
     """Lint every spec, calling ``on_result`` in input order."""
     today = today or _dt.date.today()
     jobs = jobs or os.cpu_count() or 1
-    bar = Progress(total, progress)
+    bar = progress or Progress(None, False)
     it = iter(specs)
     head: list[tuple] = []
     for s in it:  # peek: small runs stay in this process
         head.append(s)
-        if len(head) >= MIN_PARALLEL:
+        if len(head) > MIN_PARALLEL:
             break
     try:
-        if len(head) < MIN_PARALLEL or jobs <= 1:
-            _init_worker(req_path)
-            for s in _chain(head, it):
-                on_result(lint_spec(s, today))
-                bar.step(1)
+        # the first units are linted here: small runs need no pool, and in large ones the
+        # workers, forked afterwards, start with what these taught the memos (setups
+        # resolved, shared files parsed) instead of each learning it again
+        _init_worker(req_path)
+        serial = len(head) <= MIN_PARALLEL or jobs <= 1
+        for s in (_chain(head, it) if serial else head):
+            r = lint_spec(s, today)
+            on_result(r)
+            bar.step(0 if r.override else 1)
+        if serial:
             return
+        warm_up()
         window = max(2, jobs * 3)
         with ProcessPoolExecutor(max_workers=jobs, initializer=_init_worker,
-                                 initargs=(req_path,)) as pool:
+                                 initargs=(req_path, True)) as pool:
             pending: deque = deque()
-            for chunk in _chunks(_chain(head, it), CHUNK):
+            for chunk in _chunks(it, CHUNK):
                 pending.append(pool.submit(_lint_chunk, chunk, today))
                 while len(pending) >= window:
                     _drain_one(pending, on_result, bar)
@@ -237,7 +354,7 @@ def _drain_one(pending: deque, on_result, bar: Progress) -> None:
     results = pending.popleft().result()
     for r in results:
         on_result(r)
-    bar.step(len(results))
+    bar.step(sum(1 for r in results if not r.override))
 
 
 def _chain(head: list, it: Iterator) -> Iterator:

@@ -25,11 +25,15 @@ def finding_to_json(f: Finding) -> dict:
             "key": f.key, "remediation": f.remediation, "fix": f.fix}
 
 
+def _head(tool_command: str) -> dict:
+    return {"version": JSON_VERSION,
+            "tool": {"name": "mdmtool", "version": __version__, "codex_version": CODEX_VERSION},
+            "command": tool_command}
+
+
 def render(report: Report) -> str:
     doc = {
-        "version": JSON_VERSION,
-        "tool": {"name": "mdmtool", "version": __version__, "codex_version": CODEX_VERSION},
-        "command": report.tool_command,
+        **_head(report.tool_command),
         "files": report.files,
         "summary": {**report.counts(), "files": len(report.files)},
         "findings": [finding_to_json(f) for f in report.findings],
@@ -38,3 +42,9 @@ def render(report: Report) -> str:
         if k not in doc and k != "summary_lines":
             doc[k] = v
     return json.dumps(doc, indent=2, default=str) + "\n"
+
+
+def open_stream(fh, tool_command: str):
+    """Write this format unit by unit (see :mod:`mdmtool.reporters.streaming`)."""
+    from mdmtool.reporters.streaming import JsonStream
+    return JsonStream(fh, tool_command)

@@ -100,3 +100,9 @@ def render(report: Report) -> str:
     }
     doc = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
     return json.dumps(doc, indent=2, default=str) + "\n"
+
+
+def open_stream(fh, tool_command: str):
+    """Write this format unit by unit (see :mod:`mdmtool.reporters.streaming`)."""
+    from mdmtool.reporters.streaming import SarifStream
+    return SarifStream(fh, tool_command)

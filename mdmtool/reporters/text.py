@@ -27,6 +27,11 @@ def footer(counts: dict[str, int], nfiles: int, extra_lines: list[str] | None = 
     return "\n".join(lines) + "\n"
 
 
+def open_stream(fh, tool_command: str):
+    from mdmtool.reporters.streaming import LineStream
+    return LineStream(fh, tool_command, format_finding, footer)
+
+
 def render(report: Report) -> str:
     body = "".join(format_finding(f) + "\n" for f in report.findings)
     return body + footer(report.counts(), len(report.files), report.extra.get("summary_lines"))

@@ -6,7 +6,11 @@ config is resolved by :func:`mdmtool.resolve.resolve` together with the unit's s
 files and requirements, in a scratch layout (``/etc/codex`` and ``CODEX_HOME`` copies, an
 empty working directory, so project trust plays no part). Results are memoised by the
 content of everything that can change them, so a fleet resolves each distinct
-combination once.
+combination once: the system files' texts and the subject's data, except plain
+``[projects]`` trust entries (per-user, so unique in every fleet, and unable to change
+the result when none of them is malformed or covers the scratch directory). A result
+whose errors or fallback warnings point into the subject (line:col) is shared only by
+subjects with the same text.
 """
 
 from __future__ import annotations
@@ -17,15 +21,12 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from mdmtool.lint.context import MANAGED, SYSTEM, hit
+from mdmtool.lint.memo import Memo
 from mdmtool.lint.rules import unit_rule
 from mdmtool.lint.rules.util import network_tables, proxy_enabled
-
-#: top-level tables that cannot change the policy fields resolved here (app state, trust)
-_IRRELEVANT = ("projects", "mcp_servers", "tui", "notice", "history", "desktop", "marketplaces",
-               "plugins", "hooks", "model_providers", "otel", "apps", "skills")
 
 _MEMO: dict[str, "Resolved"] = {}
 _MEMO_MAX = 4096
@@ -45,39 +46,160 @@ class Resolved:
 
 
 def _scratch() -> str:
+    """This run's scratch directory (created once, removed at exit; forked workers use
+    subdirectories of their parent's). In memory when the system offers it: every
+    resolver run writes files there, and file creation is slow on a busy disk."""
     if not _SCRATCH:
-        d = tempfile.mkdtemp(prefix="mdmtool-lint-")
+        shm = "/dev/shm"
+        where = shm if os.path.isdir(shm) and os.access(shm, os.W_OK | os.X_OK) else None
+        d = tempfile.mkdtemp(prefix="mdmtool-lint-", dir=where)
         _SCRATCH.append(d)
         atexit.register(shutil.rmtree, d, True)
     return _SCRATCH[0]
 
 
-def _projection(data: dict) -> dict:
-    return {k: v for k, v in data.items() if k not in _IRRELEVANT}
+def _canonical(value) -> str:
+    """JSON that tells apart values JSON alone would not (a TOML date and a string)."""
+    return json.dumps(value, sort_keys=True, default=lambda o: {f"${type(o).__name__}": str(o)})
+
+
+#: the only shapes of a project entry that cannot produce an error or a warning
+_PLAIN_ENTRIES = ({}, {"trust_level": "trusted"}, {"trust_level": "untrusted"})
+
+
+def _projects_part(projects) -> str:
+    """What the subject's ``[projects]`` contributes to a resolver result: nothing when
+    every entry is plain and none is the scratch directory or above it (trust there would
+    change the resolution); otherwise the entries themselves."""
+    if projects is None:
+        return "plain"  # no entries: the same as plain ones
+    if isinstance(projects, dict):
+        cwd = os.path.join(_scratch(), f"w{os.getpid()}", "cwd")
+        if all(isinstance(k, str) and v in _PLAIN_ENTRIES and not _covers(k, cwd)
+               for k, v in projects.items()):
+            return "plain"
+    return _canonical(projects)
+
+
+def _covers(path: str, cwd: str) -> bool:
+    p = path.rstrip("/") or "/"
+    return p == "/" or cwd == p or cwd.startswith(p + "/") or not os.path.isabs(path)
 
 
 def _key(unit, subject) -> str:
     h = hashlib.blake2b(digest_size=16)
     for f in (unit.one(SYSTEM), unit.requirements, unit.managed):
         h.update(b"|" + (f.sha.encode() if f is not None else b"-"))
-    h.update(json.dumps(_projection(subject.data), sort_keys=True, default=str).encode())
+    data = subject.data
+    h.update(_rest_part(data).encode())
+    h.update(b"|" + _projects_part(data.get("projects")).encode())
     return h.hexdigest()
 
 
+#: (key, id(value)) pairs -> (the values, canonical JSON): subjects that share a parsed
+#: head (see mdmtool.lint.context) share its value objects, so the JSON is made once
+_REST = Memo(512)
+
+
+def _rest_part(data: dict) -> str:
+    """Canonical JSON of the subject's data without ``[projects]``."""
+    items = [(k, v) for k, v in data.items() if k != "projects"]
+    ck = tuple((k, id(v)) for k, v in items)
+    hit = _REST.hit(ck)
+    if hit is not None and all(a is b for (_, a), b in zip(items, hit[0])):
+        return hit[1]
+    text = _canonical(dict(items))
+    _REST.put(ck, (tuple(v for _, v in items), text))
+    return text
+
+
 def resolve_subject(unit, subject) -> Resolved:
-    """The effective policy for ``subject`` as the user's config on ``unit``'s machine."""
+    """The effective policy for ``subject`` as the user's config on ``unit``'s machine.
+
+    Results are shared by every unit with the same contents, so they hold placeholders
+    for the file names (each unit sees its own); a result that mentions the subject
+    itself (a line:col in it) is shared only by subjects with the very same text.
+    """
     memo = unit.cache.setdefault("resolved", {})
     if subject.path in memo:
         return memo[subject.path]
     key = _key(unit, subject)
-    res = _MEMO.get(key)
+    res = _recall(key)
     if res is None:
-        res = _run_resolver(unit, subject, key)
-        if len(_MEMO) >= _MEMO_MAX:
-            _MEMO.clear()
-        _MEMO[key] = res
+        res = _remember(key, _run_resolver(unit, subject, key))
+        if _mentions(res, _USER):
+            _remember(key + subject.sha, res)
+    elif _mentions(res, _USER):
+        exact = _recall(key + subject.sha)
+        res = exact if exact is not None else _remember(key + subject.sha,
+                                                        _run_resolver(unit, subject, key))
+    res = _localize(res, unit, subject)
     memo[subject.path] = res
     return res
+
+
+#: placeholders for the unit's files in memoised resolver messages
+_SYSTEM_F, _REQ_F, _MANAGED_F, _USER = "\x00system\x00", "\x00req\x00", "\x00managed\x00", "\x00user\x00"
+
+
+#: set in fleet workers: results are also shared with the other workers through files in
+#: the run's scratch directory (made by the parent), so each setup is resolved about once
+SHARED = {"on": False}
+
+
+def _remember(key: str, res: Resolved) -> Resolved:
+    if len(_MEMO) >= _MEMO_MAX:
+        _MEMO.clear()
+    _MEMO[key] = res
+    if SHARED["on"] and res.available:
+        d = os.path.join(_scratch(), "memo")
+        tmp = os.path.join(d, f".{key}.{os.getpid()}")
+        try:
+            os.makedirs(d, exist_ok=True)
+            with open(tmp, "w", encoding="utf-8") as fh:
+                json.dump(asdict(res), fh)
+            os.replace(tmp, os.path.join(d, key))
+        except OSError:  # sharing only saves time
+            pass
+    return res
+
+
+def _recall(key: str) -> Resolved | None:
+    res = _MEMO.get(key)
+    if res is None and SHARED["on"]:
+        try:
+            with open(os.path.join(_scratch(), "memo", key), encoding="utf-8") as fh:
+                raw = json.load(fh)
+        except (OSError, ValueError):
+            return None
+        raw["warnings"] = [tuple(w) for w in raw["warnings"]]
+        res = _MEMO[key] = Resolved(**raw)
+    return res
+
+
+def _mentions(res: Resolved, token: str) -> bool:
+    """Does a part of ``res`` the rules report (errors, fallback warnings) name ``token``?"""
+    return any(token in e for e in res.errors) or any(
+        token in m for _, m in res.warnings if _FALLBACK in m)
+
+
+def _localize(res: Resolved, unit, subject) -> Resolved:
+    """``res`` with the placeholders replaced by this unit's file names."""
+    from dataclasses import replace
+    if not any("\x00" in e for e in res.errors) and not any("\x00" in m for _, m in res.warnings):
+        return res
+    files = ((_SYSTEM_F, unit.one(SYSTEM)), (_REQ_F, unit.requirements), (_MANAGED_F, unit.managed),
+             (_USER, subject))
+    pairs = [(tok, f.path) for tok, f in files if f is not None]
+
+    def sub(text: str) -> str:
+        if "\x00" in text:
+            for tok, path in pairs:
+                text = text.replace(tok, path)
+        return text
+
+    return replace(res, errors=[sub(e) for e in res.errors],
+                   warnings=[(k, sub(m)) for k, m in res.warnings])
 
 
 def _run_resolver(unit, subject, key: str) -> Resolved:
@@ -91,17 +213,19 @@ def _run_resolver(unit, subject, key: str) -> Resolved:
     for d in (sysd, home, cwd):
         os.makedirs(d, exist_ok=True)
     names: dict[str, str] = {}
-    for f, name in ((unit.one(SYSTEM), "config.toml"), (unit.requirements, "requirements.toml"),
-                    (unit.managed, "managed_config.toml")):
+    for f, name, token in ((unit.one(SYSTEM), "config.toml", _SYSTEM_F),
+                           (unit.requirements, "requirements.toml", _REQ_F),
+                           (unit.managed, "managed_config.toml", _MANAGED_F)):
         p = os.path.join(sysd, name)
         if f is not None:
             _write(p, f.text)
-            names[p] = f.path
+            names[p] = token
         elif os.path.exists(p):
             os.unlink(p)
+            _WRITTEN.pop(p, None)
     p = os.path.join(home, "config.toml")
     _write(p, subject.text)
-    names[p] = subject.path
+    names[p] = _USER
     try:
         eff = resolve(ResolveInputs(system_dir=sysd, codex_home=home, cwd=cwd, machine_checks=False))
     except Exception as exc:  # noqa: BLE001 - MdmError or a resolver bug: report, don't crash
@@ -121,10 +245,21 @@ def _run_resolver(unit, subject, key: str) -> Resolved:
                     network_access=eff.network_access, permission_profile=eff.permission_profile)
 
 
+#: scratch path -> the text it holds: a fleet's setups share most files, and creating a
+#: file is the slowest step of a resolver run on a busy disk
+_WRITTEN: dict[str, str] = {}
+
+
 def _write(path: str, text: str) -> None:
+    if _WRITTEN.get(path) == text and os.path.exists(path):
+        return
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(text)
+    _WRITTEN[path] = text
 
+
+#: the warnings reported here (fallbacks); other resolver warnings are not lint findings
+_FALLBACK = "disallowed by requirements"
 
 _WARN_RULES = {"approval_policy": ("MDM101", ("approval_policy",)),
                "approvals_reviewer": ("MDM102", ("approvals_reviewer",)),
@@ -159,7 +294,7 @@ def fallbacks_and_refusal(unit):
         if not res.available:
             return
         for wkey, message in res.warnings:
-            if "disallowed by requirements" not in message:
+            if _FALLBACK not in message:
                 continue
             if wkey in _WARN_RULES:
                 rule, path = _WARN_RULES[wkey]
