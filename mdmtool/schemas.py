@@ -47,7 +47,8 @@ def load_schema(kind: str) -> dict[str, Any]:
 
 def detect_kind(path: str) -> str:
     base = os.path.basename(path)
-    if base == "requirements.toml" or base.endswith(".requirements.toml") or "requirements" in base:
+    parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    if "requirements" in base or parent == "requirements":
         return "requirements"
     if base == "managed_config.toml" or "managed_config" in base:
         return "managed-config"
@@ -145,24 +146,45 @@ def unknown_keys(data: dict, kind: str) -> list[str]:
     return sorted(".".join(map(str, p)) for p, policy in unknown_key_paths(data, kind) if policy == "warn")
 
 
+#: (id(schema), id(node)) -> (schema, node, object shapes, unknown-key policy, {key: (known,
+#: value schema)}): the walk asks the same questions of the same schema nodes for every
+#: file of a fleet. The entry holds schema and node, so their ids stay theirs.
+_NODE_MEMO: dict[tuple[int, int], tuple] = {}
+_CHILDREN_MAX = 4096
+
+
+def _node_info(schema: dict, node: Any) -> tuple:
+    k = (id(schema), id(node))
+    hit = _NODE_MEMO.get(k)
+    if hit is None or hit[0] is not schema or hit[1] is not node:
+        shapes = _object_shapes(schema, node)
+        hit = (schema, node, shapes, _unknown_policy(schema, node) if shapes else "warn", {})
+        _NODE_MEMO[k] = hit
+    return hit
+
+
 def _walk_unknown(schema: dict, node: Any, value: Any, path: tuple,
                   inherited: str) -> Iterator[tuple[tuple, str]]:
     if not isinstance(value, dict):
         return
-    shapes = _object_shapes(schema, node)
+    _, _, shapes, policy, children = _node_info(schema, node)
     if not shapes:
         return
-    policy = _unknown_policy(schema, node)
-    if policy == "warn" and inherited == "silent":
-        policy = "silent"
+    # each table's own policy: Codex flags unknown keys in closed tables under silent ones
+    # (hooks.state.<x>.*, tui.keymap.*)
     for key, sub_value in value.items():
-        known, subs = _child(schema, shapes, key)
+        c = children.get(key)
+        if c is None:
+            known, subs = _child(schema, shapes, key)
+            c = (known, subs[0] if subs else None)
+            if len(children) < _CHILDREN_MAX:
+                children[key] = c
+        known, sub = c
         if not known:
             yield path + (key,), policy
             continue
-        if isinstance(sub_value, dict):
-            for sub in subs[:1]:
-                yield from _walk_unknown(schema, sub, sub_value, path + (key,), policy)
+        if isinstance(sub_value, dict) and sub is not None:
+            yield from _walk_unknown(schema, sub, sub_value, path + (key,), policy)
 
 
 @lru_cache(maxsize=4)
@@ -187,8 +209,12 @@ def _key_index(kind: str) -> dict[str, list[str]]:
 
 
 def suggest(kind: str, key: str, table: tuple, siblings: list[str]) -> str:
-    """A 'did you mean' hint: a close sibling name, or the table where the key belongs."""
-    close = difflib.get_close_matches(key, siblings, n=1, cutoff=0.75)
+    """A 'did you mean' hint: the replacement of a retired key, a close sibling name, or the
+    table where the key belongs."""
+    retired = _retired(kind, table, key)
+    if retired is not None:
+        return f" (retired{'; use ' + retired if retired else ''})"
+    close = difflib.get_close_matches(key, [s for s in siblings if s != key], n=1, cutoff=0.75)
     if close:
         return f"; did you mean `{close[0]}`?"
     homes = [t for t in _key_index(kind).get(key, []) if t != ".".join(table)]
@@ -196,6 +222,22 @@ def suggest(kind: str, key: str, table: tuple, siblings: list[str]) -> str:
         home = homes[0]
         return f"; did you mean to put it {'at the top level' if not home else f'under [{home}]'}?"
     return ""
+
+
+def _retired(kind: str, table: tuple, key: str) -> str | None:
+    """The replacement named for a retired (x-mdmtool-ignored) key; None if not retired."""
+    schema = load_schema(kind)
+    node: Any = schema
+    for part in table:
+        shapes = _object_shapes(schema, node)
+        subs = [sh.get("properties", {}).get(part) for sh in shapes if part in sh.get("properties", {})]
+        node = subs[0] if subs else {}
+    for shape in _object_shapes(schema, node):
+        prop = shape.get("properties", {}).get(key)
+        prop = _deref(schema, prop) if isinstance(prop, dict) else prop
+        if isinstance(prop, dict) and prop.get("x-mdmtool-ignored"):
+            return prop.get("x-mdmtool-deprecated-replacement", "")
+    return None
 
 
 # ----------------------------------------------------------------------------- validation
@@ -236,6 +278,13 @@ def validate_data(tf: TomlFile, kind: str) -> list[Finding]:
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """One finding per problem: a Codex-refusal (MDM005) explains a schema error at the same
+    key better, and a key with a type error is not also 'unknown'."""
+    refused = {f.key for f in findings if f.rule == RULE_REFUSED}
+    typed = {f.key for f in findings if f.rule == RULE_SCHEMA}
+    findings = [f for f in findings
+                if not (f.rule == RULE_SCHEMA and f.key in refused)
+                and not (f.rule == RULE_UNKNOWN_KEY and f.key in typed)]
     seen, out = set(), []
     for f in findings:
         key = (f.rule, f.source.line, f.source.col, f.message)
@@ -297,12 +346,20 @@ def _message(err, path: tuple = ()) -> str:
         return "must not be empty (Codex refuses an empty list)"
     if err.validator == "contains":
         return f"must contain {json.dumps(err.validator_value.get('const', err.validator_value))}"
-    if err.validator in ("oneOf", "anyOf"):
+    if err.validator in ("oneOf", "anyOf", "not"):
         desc = err.schema.get("description", "") if isinstance(err.schema, dict) else ""
-        return f"{_short(shown)} is not a valid value" + (f" ({desc.split('.')[0]})" if desc else "")
+        return f"{_short(shown)} is not a valid value" + (f" ({_first_sentence(desc)})" if desc else "")
     if shown != err.instance or is_secret_path(path):
         return f"invalid value (fails the schema's `{err.validator}` check)"
     return err.message
+
+
+def _first_sentence(text: str, limit: int = 140) -> str:
+    """The first sentence of a schema description ("0.169" has a dot that is not an end)."""
+    import re
+    m = re.search(r"[.;:](\s|$)", text)
+    first = text[: m.start()] if m else text
+    return first if len(first) <= limit else first[: limit - 3].rstrip() + "..."
 
 
 def _remedy(err) -> str | None:

@@ -184,6 +184,8 @@ def parse_toml(text: str, filename: str) -> dict[str, Any]:
         except (tomllib.TOMLDecodeError, RecursionError):
             pass
     msg, line, col = _error_position(text, str(first))
+    if msg.startswith(("Cannot overwrite a value", "Cannot declare")):
+        msg = f"duplicate key ({msg})"  # Codex: "duplicate key"
     raise TomlSyntaxError(f"invalid TOML: {msg}", file=filename, line=line, col=col) from None
 
 

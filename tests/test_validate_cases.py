@@ -30,6 +30,12 @@ ACCEPTED_IN_CONTEXT = {
     "108_q14_untrusted_project_untrusted": "the file belongs to a disabled (untrusted) project",
     "214_project_syntax_error_untrusted": "the file belongs to a disabled (untrusted) project",
     "317_shell_env_forms_across_layers": "the two forms are in different layers",
+    "720_req_profiles_replacement_keeps_configured_default":
+        "managed_config.toml replaces the empty allow-list before Codex checks it",
+    "721_req_profiles_configured_default_beats_managed_sandbox":
+        "managed_config.toml replaces the empty allow-list before Codex checks it",
+    "722_managed_default_permissions_beats_session_sandbox":
+        "managed_config.toml replaces the empty allow-list before Codex checks it",
 }
 #: Files Codex refused only in combination with the command line, and why.
 REFUSED_IN_CONTEXT = {
