@@ -3,7 +3,10 @@
 Every command runs as a fresh process of the same interpreter (so site-packages `.pth`
 start-up cost is in the peer too), interleaved round-robin so load from other processes
 hits all of them alike. Prints the median wall time of each and its ratio to the peer.
-The goal (issue 8): `effective` at most 4x `python -c pass`.
+The goal (issue 8): `effective` at most 4x `python -c pass`. Two more rows show what that
+ratio rests on: `python -S -c pass` (the interpreter without site-packages' .pth files,
+which some installs make expensive) and `import typer` (the CLI framework alone, the
+floor for any command).
 
     python benchmarks/startup.py [--runs 30] [--no-warm]
 
@@ -46,6 +49,8 @@ def commands(m: dict[str, str]) -> dict[str, list[str]]:
     mdm = [py, "-m", "mdmtool"]
     return {
         "python -c pass": [py, "-c", "pass"],
+        "python -S -c pass": [py, "-S", "-c", "pass"],  # no site: what .pth files cost
+        "import typer": [py, "-c", "import typer"],  # the CLI framework's floor
         "mdmtool --version": mdm + ["--version"],
         "mdmtool effective": mdm + ["effective", "--system-dir", m["sys"], "--codex-home", m["home"],
                                     "--cwd", m["proj"]],
@@ -103,6 +108,9 @@ def main() -> int:
     eff_cpu = statistics.median(cpus["mdmtool effective"]) / peer_cpu
     print(f"goal: effective <= 4x python -c pass: {'met' if eff <= 4 else 'MISSED'} "
           f"(wall {eff:.2f}x, CPU {eff_cpu:.2f}x)")
+    own = statistics.median(cpus["mdmtool effective"]) - statistics.median(cpus["import typer"])
+    print(f"effective beyond `import typer`: {own * 1000:.1f} ms CPU; site/.pth files cost "
+          f"{(peer_cpu - statistics.median(cpus['python -S -c pass'])) * 1000:.1f} ms CPU of the peer")
     return 0
 
 
