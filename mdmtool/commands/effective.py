@@ -23,7 +23,8 @@ def run_effective(inputs: ResolveInputs, *, fmt: str = "text") -> int:
     elif fmt == "jsonl":
         sys.stdout.write(json.dumps(policy.to_json(), separators=(",", ":")) + "\n")
     else:
-        sys.stdout.write(render_text(policy))
+        from mdmtool.redact import redact_text
+        sys.stdout.write(redact_text(render_text(policy)))
     return EXIT_OK if policy.ok else EXIT_FINDINGS
 
 
