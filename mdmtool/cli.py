@@ -173,6 +173,7 @@ def lint(
     _finish(body)
 
 
+
 KindOpt = Annotated[Optional[str], typer.Option(
     "--kind", help="Treat inputs as config, requirements or effective (default: detected).")]
 
@@ -227,6 +228,7 @@ def history(
                            changes_only=changes_only)
     _finish(body)
 
+
 @app.command(help="Prove the effective sandbox policy: build a throw-away workspace, run probes "
              "under the real backend (bubblewrap+seccomp, Seatbelt, and `codex sandbox` when "
              "Codex is installed) and compare each outcome with what the policy predicts. "
@@ -266,7 +268,6 @@ def doctor(
         from mdmtool.commands.doctor import run_doctor
         return run_doctor(fmt=fmt, smoke=not no_smoke)
     _finish(body)
-
 
 
 @app.command(help="Merge OVERLAY over BASE with Codex's semantics (tables recurse; arrays and "
@@ -430,10 +431,6 @@ def init(
         from mdmtool.commands.init import run_init
         return run_init(posture, output, force=force)
     _finish(body)
-
-
-KindOpt = Annotated[Optional[str], typer.Option(
-    "--kind", help="Treat inputs as config, requirements or effective (default: detected).")]
 
 
 @app.command(help="Run the installed Codex on this machine's own files (a throw-away copy; offline, "
