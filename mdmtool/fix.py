@@ -72,12 +72,9 @@ def _container_of(node: Any):
     return value if isinstance(value, Container) else None
 
 
-def _insert_comment(table: Any, index: int, text: str) -> None:
+def _insert_comment(container: Any, index: int, text: str) -> None:
     """Insert a ``# text`` line at body position ``index`` (tomlkit has no public way)."""
     import tomlkit
-    container = _container_of(table)
-    if container is None:
-        return
     for k, v in list(container._map.items()):
         if isinstance(v, tuple):
             container._map[k] = tuple(i + 1 if i >= index else i for i in v)
@@ -86,21 +83,33 @@ def _insert_comment(table: Any, index: int, text: str) -> None:
     container.body.insert(index, (None, tomlkit.comment(text)))
 
 
-def _body_index(table: Any, key: str) -> int | None:
-    container = _container_of(table)
-    if container is None:
-        return None
-    for i, (k, _v) in enumerate(container.body):
-        if k is not None and k.key == key:
-            return i
+def _spot(table: Any, key: str) -> tuple | None:
+    """(tomlkit Container, body index) of ``key``'s line in ``table``; for a table split
+    over several places (dotted lines, out-of-order headers), in the part that holds it."""
+    parts = getattr(table, "_tables", None)  # OutOfOrderTableProxy
+    for part in parts if parts is not None else [table]:
+        container = _container_of(part)
+        for i, (k, _v) in enumerate(container.body if container is not None else []):
+            if k is None or k.key != key:
+                continue
+            if parts is not None and len(part) == 1 and len(parts) > 1:
+                # the part holds only this key, so tomlkit drops the part with it: the
+                # line is the part's own place in the container around it
+                outer = table._container
+                return next(((outer, j) for j, (_k, v) in enumerate(outer.body) if v is part),
+                            (container, i))
+            return container, i
     return None
 
 
 def _ensure_parent(doc: Any, path: list):
-    """The table that will hold ``path[-1]``, creating missing tables; None if blocked."""
+    """The table that will hold ``path[-1]``, creating missing tables (inline ones where
+    the file writes that part without ``[headers]``); None if blocked."""
     import tomlkit
+
+    from mdmtool.tomlmerge import flat_at
     node = doc
-    for part in path[:-1]:
+    for i, part in enumerate(path[:-1]):
         if isinstance(part, int):
             if not isinstance(node, list) or not -len(node) <= part < len(node):
                 return None
@@ -109,51 +118,59 @@ def _ensure_parent(doc: Any, path: list):
         if not isinstance(node, dict):
             return None
         if part not in node:
-            node[part] = tomlkit.table()
+            node[part] = tomlkit.inline_table() if flat_at(doc, path[:i]) else tomlkit.table()
         node = node[part]
     return node if isinstance(node, (dict, list)) else None
 
 
 def _set(doc: Any, path: list, value: Any) -> str | None:
-    """Set; returns a reason when it cannot."""
-    parent = _ensure_parent(doc, path)
-    last = path[-1]
-    if parent is None:
-        return f"cannot set {dotted(path)}: a parent key is not a table"
+    """Set; returns a reason when it cannot (then the document is left untouched)."""
+    why = _blocked(doc, path, value)
+    if why:
+        return why
+    from mdmtool.tomlmerge import flat_at, set_element, set_item
+    parent, last = _ensure_parent(doc, path), path[-1]
     if isinstance(parent, list):
-        if not isinstance(last, int) or not -len(parent) <= last < len(parent):
-            return f"cannot set {dotted(path)}: no such array element"
-        parent[last] = value
-        return None
-    if isinstance(last, int):
-        return f"cannot set {dotted(path)}: not an array"
-    from mdmtool.tomlmerge import set_item
-    set_item(parent, last, copy.deepcopy(value))
+        return set_element(parent, last, copy.deepcopy(value))
+    set_item(parent, last, copy.deepcopy(value), flat=flat_at(doc, path[:-1]))
     return None
 
 
 def _delete(doc: Any, path: list, comment: str | None = None) -> list[list]:
     """Delete ``path``; returns implicit parent tables that became empty and were removed
-    too (``[profiles.work]`` gone leaves no ``profiles`` table behind)."""
+    too (``[profiles.work]`` gone leaves no ``profiles`` table behind, and ``a.b.c = 1``
+    gone leaves no ``a.b``: a table written only as dotted keys has no line left to be).
+    The ``comment`` line takes the place of the outermost line removed."""
     parent = _get(doc, path[:-1])
     last = path[-1]
     if isinstance(parent, list):
-        del parent[last]
+        from tomlkit.items import AoT
+        if isinstance(parent, AoT) and len(parent) == 1 and not isinstance(path[-2], int):
+            # an emptied [[array]] has no header left: tomlkit writes it as `a.b = []` where
+            # a later [a] header then clashes, so it becomes an empty inline array here
+            import tomlkit
+
+            from mdmtool.tomlmerge import set_item
+            set_item(_get(doc, path[:-2]), path[-2], tomlkit.array())
+        else:
+            del parent[last]
         return []
-    index = _body_index(parent, last) if comment else None
-    del parent[last]
-    if comment and index is not None:
-        _insert_comment(parent, index, comment)
+    spot = _spot(parent, last) if comment else None
+    del parent[last]  # tomlkit leaves a placeholder: body positions stay valid
     pruned = []
     up = list(path[:-1])
-    while up and not comment:
+    while up:
         node = _get(doc, up)
         if not (isinstance(node, dict) and len(node) == 0 and getattr(node, "is_super_table",
                                                                        lambda: False)()):
             break
-        del _get(doc, up[:-1])[up[-1]]
+        holder = _get(doc, up[:-1])
+        spot = (_spot(holder, up[-1]) or spot) if comment else None
+        del holder[up[-1]]
         pruned.append(list(up))
         up = up[:-1]
+    if spot is not None:
+        _insert_comment(*spot, comment)
     return pruned
 
 
@@ -205,6 +222,12 @@ def _apply_one(doc: Any, fix: dict, rule: str | None) -> FixOutcome:
                           "different value; resolve by hand", rule)
     if to[: len(path)] == path:
         return FixOutcome(fix, False, f"cannot move {where} into itself", rule)
+    if isinstance(path[-1], int) and to[: len(path) - 1] == path[:-1]:
+        return FixOutcome(fix, False, f"cannot move {where} within its own array (removing it "
+                          "shifts the elements after it)", rule)
+    why = _blocked(doc, to, value) if existing is _MISSING else None
+    if why:  # checked before anything is deleted
+        return FixOutcome(fix, False, why, rule)
     # the moved key keeps its own trailing comment (`key = v  # why`) unless a new value is set
     item = value if "value" in fix else _detached(_get(doc, path[:-1]), path[-1], current)
     pruned = _delete(doc, path, fix.get("comment"))
@@ -223,6 +246,39 @@ def _detached(parent: Any, key: Any, current: Any) -> Any:
         return copy.deepcopy(item)
     except Exception:  # noqa: BLE001 - fall back to the plain value
         return _plain(current)
+
+
+def _blocked(doc: Any, path: list, value: Any) -> str | None:
+    """Why :func:`_set` cannot set ``path`` (the walk of :func:`_ensure_parent`, creating
+    nothing), so a failing set or move leaves no half-made tables or deleted source."""
+    from tomlkit.items import AoT
+    node, where = doc, dotted(path)
+    for i, part in enumerate(path[:-1]):
+        if isinstance(part, int):
+            if not isinstance(node, list) or not -len(node) <= part < len(node):
+                return f"cannot set {where}: a parent key is not a table"
+            node = node[part]
+        elif not isinstance(node, dict):
+            return f"cannot set {where}: a parent key is not a table"
+        elif part not in node:  # created as tables from here on
+            if any(isinstance(p, int) for p in path[i + 1:-1]):
+                return f"cannot set {where}: a parent key is not a table"
+            node = {}
+            break
+        else:
+            node = node[part]
+    last = path[-1]
+    if isinstance(node, list):
+        if not isinstance(last, int) or not -len(node) <= last < len(node):
+            return f"cannot set {where}: no such array element"
+        if isinstance(node, AoT) and not isinstance(value, dict):
+            return f"cannot set {where}: an array of tables holds only tables"
+        return None
+    if not isinstance(node, dict):
+        return f"cannot set {where}: a parent key is not a table"
+    if isinstance(last, int):
+        return f"cannot set {where}: not an array"
+    return None
 
 
 def expected_values(data: dict, outcomes: list[FixOutcome]) -> dict:

@@ -9,6 +9,8 @@ import tomllib
 
 import pytest
 import tomlkit
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mdmtool.commands.fix import run_fix
 from mdmtool.errors import MdmError
@@ -17,7 +19,8 @@ from mdmtool.fixrules import builtin_fixes, parse_prefer, requirement_fixes
 from mdmtool.tomlio import parse_toml
 from mdmtool.tomlmerge import check_same_values
 
-from tests.test_tomlmerge import FIXTURE_TOMLS, ROOT, changed_lines
+from tests.test_tomlmerge import (FIXTURE_TOMLS, PROPERTY, ROOT, _render, _scalars, _styles,
+                                  _tables, _tomlkit_reads, changed_lines)
 
 
 def _apply(text: str, fixes: list[dict]):
@@ -123,6 +126,105 @@ def test_fixture_edits_change_only_their_lines(path):
     assert all(line.lstrip().startswith(tuple(scalars[:2])) or line.lstrip().startswith('"')
                for line in removed if line.strip()), removed
     assert len([a for a in added if a.strip()]) <= 1
+
+
+# ----------------------------------------------------------------------------- property test
+
+def _fix_paths(data: dict, prefix: tuple = ()) -> list[list]:
+    """Key paths of ``data`` (array elements too) and new keys below its tables."""
+    out = []
+    for k, v in data.items():
+        out.append(list(prefix + (k,)))
+        if isinstance(v, list) and v:
+            out.append(list(prefix + (k, 0)))
+            if isinstance(v[-1], dict):
+                out += _fix_paths(v[-1], prefix + (k, -1)) + [list(prefix + (k, -1, "new"))]
+        if isinstance(v, dict):
+            out += _fix_paths(v, prefix + (k,)) + [list(prefix + (k, "new"))]
+    return out
+
+
+@PROPERTY
+@given(base=_tables, style=_styles, final_newline=st.booleans(), data=st.data())
+def test_fixes_agree_with_their_plain_replay(base, style, final_newline, data):
+    """Any sequence of set/delete/move fixes on any layout edits the text to exactly what
+    :func:`expected_values` says, or skips the fix and leaves the document untouched."""
+    text = _render(base, style)
+    text = text if final_newline else text.rstrip("\n")
+    if not _tomlkit_reads(text):  # valid TOML tomlkit rejects: run_fix refuses it cleanly
+        return
+    paths = _fix_paths(base) + [["new"], ["new", "deep"]]
+    fixes = []
+    for _ in range(data.draw(st.integers(1, 3))):
+        fix = {"op": data.draw(st.sampled_from(["set", "delete", "move"])),
+               "path": data.draw(st.sampled_from(paths))}
+        if fix["op"] == "set":
+            fix["value"] = data.draw(_scalars)
+        elif fix["op"] == "delete" and data.draw(st.booleans()):
+            fix["comment"] = "removed by a fix"
+        elif fix["op"] == "move":
+            fix["to"] = data.draw(st.sampled_from(paths))
+            if data.draw(st.booleans()):
+                fix["value"] = data.draw(_scalars)
+        fixes.append(fix)
+    out, plan = _apply(text, fixes)  # raises EditRefused when the text would mean otherwise
+    if not plan.applied:  # skipped fixes leave the document as tomlkit read it
+        assert out == tomlkit.dumps(tomlkit.parse(text))
+
+
+def test_failed_moves_and_sets_leave_the_document_untouched():
+    text = 'new = 0\na = { x = 1 }\n[t]\nk = [1]\n'
+    out, plan = _apply(text, [
+        {"op": "move", "path": ["a"], "to": ["new", "deep"]},  # destination under a scalar
+        {"op": "set", "path": ["gone", 0], "value": 1},        # would create [gone] first
+        {"op": "set", "path": ["t", "k", 5], "value": 1}])
+    assert out == text and not plan.applied
+    assert [o.description for o in plan.outcomes] == [
+        "cannot set new.deep: a parent key is not a table",
+        "cannot set gone[0]: not an array", "cannot set t.k[5]: no such array element"]
+
+
+@pytest.mark.parametrize("text, path, want", [
+    ('"b"."a"."a" = 0', ["new"], '"b"."a"."a" = 0\nnew = 0\n'),
+    ("[x]\nb.a.c = 0", ["x", "new"], "[x]\nb.a.c = 0\nnew = 0\n"),
+    ("b.a.c = 0", ["b", "a", "new"], "b.a.c = 0\nb.a.new = 0\n"),
+    ("[x]\nb = 0", ["new"], "new = 0\n\n[x]\nb = 0"),  # the last line is left alone
+])
+def test_keys_added_after_a_last_line_without_newline(text, path, want):
+    out, plan = _apply(text, [{"op": "set", "path": path, "value": 0}])
+    assert plan.applied and out == want
+
+
+def test_a_table_spread_over_dotted_lines_is_replaced_whole():
+    text = 'c.a.a = 0\nc.a.c.a = 0\nc.a.c.b = 1  # b\nz = 2\n'
+    out, _ = _apply(text, [{"op": "set", "path": ["c", "a", "c"], "value": 0}])
+    assert tomllib.loads(out) == {"c": {"a": {"a": 0, "c": 0}}, "z": 2}
+
+
+def test_delete_with_comment_prunes_tables_left_without_lines():
+    text = 'c.a = 0\nc.b.x = 0  # x\nz = 1\n[profiles.work]\nmodel = "m"\n[t]\nk = 1\n'
+    out, plan = _apply(text, [{"op": "delete", "path": ["c", "b", "x"], "comment": "x removed"},
+                              {"op": "delete", "path": ["profiles", "work"], "comment": "work"}])
+    assert [o.pruned for o in plan.outcomes] == [[["c", "b"]], [["profiles"]]]
+    assert out == 'c.a = 0\n# x removed\nz = 1\n# work\n[t]\nk = 1\n'
+
+
+def test_an_array_of_tables_element_moved_to_a_key_becomes_a_table():
+    out, _ = _apply('[[b]]\na = 0  # kept\n', [{"op": "move", "path": ["b", 0], "to": ["t"]}])
+    assert tomllib.loads(out) == {"b": [], "t": {"a": 0}} and "[t]\na = 0  # kept\n" in out
+
+
+def test_deleting_the_last_element_of_an_array_of_tables():
+    text = 'x = 1\n\n[[c.b]]\na = 0\n[c]\na = 0\n'
+    out, _ = _apply(text, [{"op": "delete", "path": ["c", "b", 0]}])
+    assert tomllib.loads(out) == {"x": 1, "c": {"a": 0, "b": []}}
+
+
+def test_values_set_or_moved_into_inline_and_dotted_tables_stay_inline():
+    text = 'b = { a = 0 }\nd.a = 0\n\n[[arr]]\nx = 1  # why\n'
+    out, _ = _apply(text, [{"op": "move", "path": ["arr"], "to": ["b", "arr"]},
+                           {"op": "set", "path": ["d", "t", "deep"], "value": {"k": [{"z": 1}]}}])
+    assert out == 'b = { a = 0, arr = [{x = 1}]}\nd.a = 0\nd.t = {deep = {k = [{z = 1}]}}\n\n'
 
 
 # ----------------------------------------------------------------------------- built-in rules
