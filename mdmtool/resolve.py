@@ -389,18 +389,22 @@ def _constrain_approval(r: Resolution, value: Any, granular: dict | None, explic
     allowed = r.req.get("allowed_approval_policies")
     if not isinstance(allowed, list) or not allowed:
         return value
-    allowed = [_normal_approval(a) for a in allowed]
+    return _first_allowed(r, "approval_policy", "allowed_approval_policies", value,
+                          [_normal_approval(a) for a in allowed], explicit)
+
+
+def _first_allowed(r: Resolution, field: str, req_key: str, value: Any, allowed: list, explicit: bool) -> Any:
+    """An allow-list miss falls back to the first allowed value; Codex warns when the value
+    was configured or flagged, and stays silent for a derived default."""
     if value in allowed:
         return value
     initial = allowed[0]
     if explicit:
         msg = _FALLBACK_MSG.format(
-            field="approval_policy", initial=rust_name(initial), detail_field="approval_policy",
-            value=rust_name(value), allowed=", ".join(rust_name(a) for a in allowed),
-            source=r.req.set_by("allowed_approval_policies"))
-        r.warn("approval_policy", msg, _display(value), _display(initial),
-               r.origins.get("approval_policy"))
-    r.origins["approval_policy"] = r.requirement_origin("allowed_approval_policies")
+            field=field, initial=rust_name(initial), detail_field=field, value=rust_name(value),
+            allowed=", ".join(rust_name(a) for a in allowed), source=r.req.set_by(req_key))
+        r.warn(field, msg, _display(value), _display(initial), r.origins.get(field))
+    r.origins[field] = r.requirement_origin(req_key)
     return initial
 
 
@@ -424,17 +428,7 @@ def _reviewer(r: Resolution) -> str:
     if not isinstance(allowed, list) or not allowed:
         return value
     allowed = ["auto_review" if a == "guardian_subagent" else a for a in allowed]
-    if value in allowed:
-        return value
-    initial = allowed[0]
-    if explicit:
-        msg = _FALLBACK_MSG.format(
-            field="approvals_reviewer", initial=rust_name(initial), detail_field="approvals_reviewer",
-            value=rust_name(value), allowed=", ".join(rust_name(a) for a in allowed),
-            source=r.req.set_by("allowed_approvals_reviewers"))
-        r.warn("approvals_reviewer", msg, value, initial, r.origins["approvals_reviewer"])
-    r.origins["approvals_reviewer"] = r.requirement_origin("allowed_approvals_reviewers")
-    return initial
+    return _first_allowed(r, "approvals_reviewer", "allowed_approvals_reviewers", value, allowed, explicit)
 
 
 # ----------------------------------------------------------------------------- sandbox
