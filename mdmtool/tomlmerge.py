@@ -2,9 +2,10 @@
 result keeps the base file's comments, formatting and key order.
 
 Tables recurse; scalars, arrays and type changes are replaced by the overlay's item (with
-its comment, else the base line's comment stays); an empty overlay table changes nothing.
-The text is checked against the plain-dict merge before anyone writes it: if tomlkit
-ever renders a different meaning, we stop instead of writing a wrong file.
+its comment, else the base line's comment stays); an empty overlay table changes nothing,
+and a merge that changes no value gives the base text back byte for byte. The text is
+checked against the plain-dict merge before anyone writes it: if tomlkit ever renders a
+different meaning, we stop instead of writing a wrong file.
 """
 
 from __future__ import annotations
