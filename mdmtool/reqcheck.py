@@ -43,6 +43,7 @@ def _pattern_error(src: "RequirementSource", rule: Any) -> str | None:
 
 
 def _serde(v: Any) -> str:
+    """How serde names a TOML value in "invalid type: ..." messages."""
     if isinstance(v, bool):
         return f"boolean `{str(v).lower()}`"
     if isinstance(v, str):
@@ -53,7 +54,9 @@ def _serde(v: Any) -> str:
         return f"floating point `{v}`"
     if isinstance(v, dict):
         return "map"
-    return "sequence"
+    if isinstance(v, list):
+        return "sequence"
+    return type(v).__name__
 
 
 def source_errors(src: "RequirementSource") -> list[str]:

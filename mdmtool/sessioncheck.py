@@ -258,7 +258,8 @@ def features_types(r: "Resolution") -> list[SessionProblem]:
         for name, value in feats.items():
             if isinstance(value, (bool, dict)):
                 continue
-            shown = _serde_value(value)
+            from mdmtool.reqcheck import _serde
+            shown = _serde(value)
             file, line, col = _value_where(layer, ("features", name))
             where = f"{file}:{line}:{col}: " if file and line else ""
             msg = f"{where}invalid type: {shown}, expected a boolean"
@@ -270,18 +271,6 @@ def features_types(r: "Resolution") -> list[SessionProblem]:
                 "it belongs to; `mdmtool fix` does it.",
                 file=file, line=line, col=col, key=f"features.{name}"))
     return out
-
-
-def _serde_value(v: Any) -> str:
-    if isinstance(v, str):
-        return f'string "{v}"'
-    if isinstance(v, int):
-        return f"integer `{v}`"
-    if isinstance(v, float):
-        return f"floating point `{v}`"
-    if isinstance(v, list):
-        return "sequence"
-    return type(v).__name__
 
 
 def _value_where(layer: "ConfigLayer", path: tuple) -> tuple[str | None, int | None, int | None]:

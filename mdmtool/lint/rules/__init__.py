@@ -28,6 +28,17 @@ def unit_rule(fn):
     return fn
 
 
+def profile_filesystems(f):
+    """(profile name, filesystem table) of every `[permissions.<name>.filesystem]` in a file."""
+    perms = f.get("permissions")
+    if not isinstance(perms, dict):
+        return
+    for name, prof in perms.items():
+        fs = prof.get("filesystem") if isinstance(prof, dict) else None
+        if isinstance(fs, dict):
+            yield name, fs
+
+
 def load_all() -> None:
     """Import every rule family (registration happens at import)."""
     from mdmtool.lint.rules import (danger, drift, keys, netrules, permissions,  # noqa: F401

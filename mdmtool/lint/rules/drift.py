@@ -6,7 +6,7 @@ import re
 
 from mdmtool.lint.context import (MANAGED, PROFILE, PROJECT, REQUIREMENTS, SHELL, STANDALONE,
                                   SYSTEM, USER, hit)
-from mdmtool.lint.rules import file_rule
+from mdmtool.lint.rules import file_rule, profile_filesystems
 
 CONFIGS = (SYSTEM, USER, PROFILE, PROJECT, STANDALONE)
 
@@ -123,13 +123,7 @@ def renamed_and_removed_keys(f):
 
 
 def _special_paths(f):
-    perms = f.get("permissions")
-    if not isinstance(perms, dict):
-        return
-    for name, prof in perms.items():
-        fs = prof.get("filesystem") if isinstance(prof, dict) else None
-        if not isinstance(fs, dict):
-            continue
+    for name, fs in profile_filesystems(f):
         for key in fs:
             if key in (":cwd", ":project_roots"):
                 path = ("permissions", name, "filesystem", key)

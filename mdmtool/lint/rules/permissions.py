@@ -4,7 +4,7 @@ profiles, and deny-read entries that cannot match what their author meant."""
 from __future__ import annotations
 
 from mdmtool.lint.context import (PROFILE, PROJECT, REQUIREMENTS, STANDALONE, SYSTEM, USER, hit)
-from mdmtool.lint.rules import file_rule, unit_rule
+from mdmtool.lint.rules import file_rule, profile_filesystems, unit_rule
 from mdmtool.lint.rules.util import BUILTIN_PROFILES
 
 CONFIG_LAYERS = (SYSTEM, USER, PROFILE, PROJECT, STANDALONE)
@@ -116,13 +116,7 @@ def deny_read_requirements(f):
 
 @file_rule(*CONFIG_LAYERS)
 def deny_read_profiles(f):
-    perms = f.get("permissions")
-    if not isinstance(perms, dict):
-        return
-    for name, prof in perms.items():
-        fs = prof.get("filesystem") if isinstance(prof, dict) else None
-        if not isinstance(fs, dict):
-            continue
+    for name, fs in profile_filesystems(f):
         for key, val in fs.items():
             if isinstance(val, str) and val in ("deny", "none") and not key.startswith(":"):
                 bad = _implausible(key, False)
