@@ -1,3 +1,3 @@
-from mdmtool.cli import main
+from mdmtool.entry import main
 
 main()

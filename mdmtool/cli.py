@@ -11,8 +11,10 @@ from typing import Annotated, Optional
 
 import typer
 
-from mdmtool import CODEX_VERSION, __version__
+from mdmtool import CODEX_VERSION, version_text
 from mdmtool.errors import EXIT_CODES_HELP, run_guarded
+from mdmtool.machine_options import (CODEX_FLAGS, FILES_AND_OVERRIDES, FILES_ONLY, SESSION,
+                                     MachineOption, inputs_from, options)
 
 app = typer.Typer(
     name="mdmtool",
@@ -34,7 +36,7 @@ def _finish(body) -> None:
 
 def _version(value: bool) -> None:
     if value:
-        print(f"mdmtool {__version__} (models Codex CLI {CODEX_VERSION})")
+        print(version_text())
         raise typer.Exit(0)
 
 
@@ -67,78 +69,61 @@ def validate(
 
 # ----------------------------------------------------------------------------- effective
 
-SystemDirOpt = Annotated[str, typer.Option("--system-dir", help="Codex system directory.")]
-CodexHomeOpt = Annotated[Optional[str], typer.Option(
-    "--codex-home", help="CODEX_HOME (default: $CODEX_HOME, else ~/.codex).")]
-CwdOpt = Annotated[Optional[str], typer.Option("--cwd", help="Directory Codex starts in (default: .).")]
-ProfileOpt = Annotated[Optional[str], typer.Option("--profile", "-p", help="Profile NAME (NAME.config.toml).")]
-OverrideOpt = Annotated[Optional[list[str]], typer.Option(
-    "-c", "--config", help="key=value override, parsed as TOML like Codex (repeatable).")]
-SandboxOpt = Annotated[Optional[str], typer.Option("--sandbox", "-s", help="Codex's -s/--sandbox flag.")]
-ApprovalOpt = Annotated[Optional[str], typer.Option("--ask-for-approval", "-a", help="Codex's -a flag.")]
-YoloOpt = Annotated[bool, typer.Option("--dangerously-bypass-approvals-and-sandbox", "--yolo",
-                                       help="Codex's bypass flag.")]
-FullAutoOpt = Annotated[bool, typer.Option("--full-auto", help="Removed Codex flag (reported).")]
-AddDirOpt = Annotated[Optional[list[str]], typer.Option("--add-dir", help="Extra writable root (repeatable).")]
-SearchOpt = Annotated[bool, typer.Option("--search", help="Codex's --search flag (web_search = live).")]
-EnableOpt = Annotated[Optional[list[str]], typer.Option("--enable", help="Enable a feature (repeatable).")]
-DisableOpt = Annotated[Optional[list[str]], typer.Option("--disable", help="Disable a feature (repeatable).")]
-MdmOpt = Annotated[Optional[str], typer.Option(
-    "--mdm-plist", help="macOS com.openai.codex plist or .mobileconfig carrying base64 TOML.")]
-CloudOpt = Annotated[Optional[str], typer.Option(
-    "--cloud-requirements", help="Cloud-delivered requirements TOML exported by an admin.")]
-ExecOpt = Annotated[bool, typer.Option("--exec", help="Model `codex exec` (approval forced to never).")]
+def machine_options(dests: tuple[str, ...]):
+    """Give a command the machine options named in ``dests`` (:mod:`mdmtool.machine_options`);
+    the command receives them together as ``inputs``, a ResolveInputs."""
+    import inspect
 
+    def parameter(o: MachineOption) -> inspect.Parameter:
+        hint = {"value": Optional[str], "list": Optional[list[str]], "flag": bool}[o.kind]
+        annotation = Annotated[str if o.default else hint, typer.Option(*o.flags, help=o.help)]
+        return inspect.Parameter(o.dest, inspect.Parameter.KEYWORD_ONLY, annotation=annotation,
+                                 default=o.empty)
 
-def _inputs(system_dir, codex_home, cwd, profile, overrides, sandbox, approval, yolo, full_auto,
-            add_dir, search, enable, disable, mdm_plist, cloud_requirements, exec_mode):
-    from mdmtool.model import ResolveInputs
-    return ResolveInputs(
-        system_dir=system_dir, codex_home=codex_home, cwd=cwd, profile=profile,
-        overrides=list(overrides or []), sandbox=sandbox, approval=approval, yolo=yolo,
-        full_auto=full_auto, add_dirs=list(add_dir or []), search=search,
-        enable=list(enable or []), disable=list(disable or []), mdm_plist=mdm_plist,
-        cloud_requirements=cloud_requirements, exec_mode=exec_mode)
+    def decorate(fn):
+        params = []
+        for p in inspect.signature(fn, eval_str=True).parameters.values():
+            if p.name == "inputs":
+                params += [parameter(o) for o in options(dests)]
+            else:
+                params.append(p.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+
+        def command(**kwargs):
+            machine = {d: kwargs.pop(d) for d in dests}
+            return fn(inputs=inputs_from(machine), **kwargs)
+
+        command.__name__ = command.__qualname__ = fn.__name__
+        command.__doc__, command.__module__ = fn.__doc__, fn.__module__
+        command.__signature__ = inspect.Signature(params, return_annotation=None)
+        command.__annotations__ = {p.name: p.annotation for p in params}
+        return command
+    return decorate
 
 
 @app.command(help="Show the effective Codex policy on this machine, every value with its origin. "
              "Exit 1 when Codex would refuse to start.")
+@machine_options(SESSION)
 def effective(
-    system_dir: SystemDirOpt = "/etc/codex", codex_home: CodexHomeOpt = None, cwd: CwdOpt = None,
-    profile: ProfileOpt = None, overrides: OverrideOpt = None, sandbox: SandboxOpt = None,
-    approval: ApprovalOpt = None, yolo: YoloOpt = False, full_auto: FullAutoOpt = False,
-    add_dir: AddDirOpt = None, search: SearchOpt = False, enable: EnableOpt = None,
-    disable: DisableOpt = None, mdm_plist: MdmOpt = None, cloud_requirements: CloudOpt = None,
-    exec_mode: ExecOpt = False,
+    inputs: object = None,
     fmt: Annotated[str, typer.Option("--format", help="text, json or jsonl.")] = "text",
 ) -> None:
     def body() -> int:
         from mdmtool.commands.effective import run_effective
-        inputs = _inputs(system_dir, codex_home, cwd, profile, overrides, sandbox, approval, yolo,
-                         full_auto, add_dir, search, enable, disable, mdm_plist,
-                         cloud_requirements, exec_mode)
         return run_effective(inputs, fmt=fmt)
     _finish(body)
 
 
 @app.command(help="Tell the whole story of one key: every layer that set it, the winner, "
              "the requirement that constrained it, and what to do about it.")
+@machine_options(SESSION)
 def explain(
     key: Annotated[str, typer.Argument(help="approval_policy, approvals_reviewer, sandbox_mode, "
                                        "network_access, permission_profile, web_search, or any config key.")],
-    system_dir: SystemDirOpt = "/etc/codex", codex_home: CodexHomeOpt = None, cwd: CwdOpt = None,
-    profile: ProfileOpt = None, overrides: OverrideOpt = None, sandbox: SandboxOpt = None,
-    approval: ApprovalOpt = None, yolo: YoloOpt = False, full_auto: FullAutoOpt = False,
-    add_dir: AddDirOpt = None, search: SearchOpt = False, enable: EnableOpt = None,
-    disable: DisableOpt = None, mdm_plist: MdmOpt = None, cloud_requirements: CloudOpt = None,
-    exec_mode: ExecOpt = False,
+    inputs: object = None,
     fmt: Annotated[str, typer.Option("--format", help="text or json.")] = "text",
 ) -> None:
     def body() -> int:
         from mdmtool.commands.explain import run_explain
-        inputs = _inputs(system_dir, codex_home, cwd, profile, overrides, sandbox, approval, yolo,
-                         full_auto, add_dir, search, enable, disable, mdm_plist,
-                         cloud_requirements, exec_mode)
         return run_explain(key, inputs, fmt=fmt)
     _finish(body)
 
@@ -151,6 +136,7 @@ def explain(
 @app.command(help="Lint Codex config, requirements and shell files against requirements and safe "
              "practice: this machine (no PATH), files, machine trees or a fleet directory of host "
              "trees. Rules: docs/rules.md. " + EXIT_CODES_HELP)
+@machine_options(FILES_ONLY)
 def lint(
     paths: Annotated[Optional[list[str]], typer.Argument(
         help="Files, machine trees, or a fleet directory (<host>/etc/codex, <host>/home/<u>/.codex). "
@@ -162,14 +148,13 @@ def lint(
         "--output", help="Also write FORMAT=PATH (repeatable), e.g. --output sarif=lint.sarif.")] = None,
     jobs: Annotated[Optional[int], typer.Option("--jobs", "-j", help="Worker processes (default: cores).")] = None,
     no_progress: Annotated[bool, typer.Option("--no-progress", help="No progress bar on stderr.")] = False,
-    system_dir: SystemDirOpt = "/etc/codex", codex_home: CodexHomeOpt = None, cwd: CwdOpt = None,
-    profile: ProfileOpt = None,
+    inputs: object = None,
 ) -> None:
     def body() -> int:
         from mdmtool.commands.lint import run_lint
         return run_lint(list(paths or []), requirements=requirements, fmt=fmt,
-                        outputs=list(output or []), system_dir=system_dir, codex_home=codex_home,
-                        cwd=cwd, profile=profile, jobs=jobs, progress=not no_progress)
+                        outputs=list(output or []), system_dir=inputs.system_dir,
+                        codex_home=inputs.codex_home, cwd=inputs.cwd, profile=inputs.profile, jobs=jobs, progress=not no_progress)
     _finish(body)
 
 
@@ -183,6 +168,7 @@ KindOpt = Annotated[Optional[str], typer.Option(
              "`mdmtool effective --format json` documents, or git:REV:PATH. With --effective: two "
              "system dirs, two CODEX_HOMEs, or a file of the setup and its replacement. "
              "Exit 1 when --fail-on matches a change; 2 on bad input.")
+@machine_options(FILES_AND_OVERRIDES)
 def diff(
     a: Annotated[Optional[str], typer.Argument(help="Old side (or PATH with --git).")] = None,
     b: Annotated[Optional[str], typer.Argument(help="New side.")] = None,
@@ -200,13 +186,10 @@ def diff(
         "(repeatable or comma-separated).")] = None,
     changes_only: Annotated[bool, typer.Option(
         "--no-neutral", help="Hide neutral changes.")] = False,
-    system_dir: SystemDirOpt = "/etc/codex", codex_home: CodexHomeOpt = None, cwd: CwdOpt = None,
-    profile: ProfileOpt = None, overrides: OverrideOpt = None, exec_mode: ExecOpt = False,
+    inputs: object = None,
 ) -> None:
     def body() -> int:
         from mdmtool.commands.diff import run_diff
-        inputs = _inputs(system_dir, codex_home, cwd, profile, overrides, None, None, False, False,
-                         None, False, None, None, None, None, exec_mode)
         return run_diff(a, b, git_range=git_range, kind=kind, fmt=fmt, fail_on=fail_on,
                         effective=effective_, vary=vary, inputs=inputs, changes_only=changes_only)
     _finish(body)
@@ -233,13 +216,9 @@ def history(
              "under the real backend (bubblewrap+seccomp, Seatbelt, and `codex sandbox` when "
              "Codex is installed) and compare each outcome with what the policy predicts. "
              "Exit 0 only when every probe matches; 1 on a mismatch or backend disagreement.")
+@machine_options(SESSION)
 def prove(
-    system_dir: SystemDirOpt = "/etc/codex", codex_home: CodexHomeOpt = None, cwd: CwdOpt = None,
-    profile: ProfileOpt = None, overrides: OverrideOpt = None, sandbox: SandboxOpt = None,
-    approval: ApprovalOpt = None, yolo: YoloOpt = False, full_auto: FullAutoOpt = False,
-    add_dir: AddDirOpt = None, search: SearchOpt = False, enable: EnableOpt = None,
-    disable: DisableOpt = None, mdm_plist: MdmOpt = None, cloud_requirements: CloudOpt = None,
-    exec_mode: ExecOpt = False,
+    inputs: object = None,
     fmt: Annotated[str, typer.Option("--format", help="text, json or junit.")] = "text",
     keep: Annotated[bool, typer.Option("--keep", help="Keep the throw-away workspace.")] = False,
     backend: Annotated[str, typer.Option(
@@ -250,9 +229,6 @@ def prove(
 ) -> None:
     def body() -> int:
         from mdmtool.commands.prove import run_prove
-        inputs = _inputs(system_dir, codex_home, cwd, profile, overrides, sandbox, approval, yolo,
-                         full_auto, add_dir, search, enable, disable, mdm_plist,
-                         cloud_requirements, exec_mode)
         return run_prove(inputs, fmt=fmt, keep=keep, backend=backend, codex=codex)
     _finish(body)
 
@@ -437,12 +413,9 @@ def init(
              "in bubblewrap; MCP servers are not started) and compare its effective policy with "
              "mdmtool's, field by field. Same inputs as `effective`. Prints the Codex version found. "
              "Exit 0 agreement, 1 a difference, 2 Codex or bubblewrap missing / bad input.")
+@machine_options(CODEX_FLAGS)
 def crosscheck(
-    system_dir: SystemDirOpt = "/etc/codex", codex_home: CodexHomeOpt = None, cwd: CwdOpt = None,
-    profile: ProfileOpt = None, overrides: OverrideOpt = None, sandbox: SandboxOpt = None,
-    approval: ApprovalOpt = None, yolo: YoloOpt = False, full_auto: FullAutoOpt = False,
-    add_dir: AddDirOpt = None, search: SearchOpt = False, enable: EnableOpt = None,
-    disable: DisableOpt = None,
+    inputs: object = None,
     codex: Annotated[Optional[str], typer.Option("--codex", help="Codex binary (default: $CODEX_BIN, "
                                                  "`codex` on PATH).")] = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds per Codex process.")] = 30.0,
@@ -453,8 +426,6 @@ def crosscheck(
 ) -> None:
     def body() -> int:
         from mdmtool.commands.crosscheck import run_crosscheck
-        inputs = _inputs(system_dir, codex_home, cwd, profile, overrides, sandbox, approval, yolo,
-                         full_auto, add_dir, search, enable, disable, None, None, False)
         return run_crosscheck(inputs, fmt=fmt, codex_bin=codex, timeout=timeout,
                               observe_web_search=not no_web_probe, keep=keep)
     _finish(body)

@@ -20,11 +20,12 @@ import os
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from mdmtool.errors import MdmError
 from mdmtool.model import ResolveInputs
+from mdmtool.record import replace
 
 MODELED = "0.169.0"
 _MAX_COPY = 4 * 1024 * 1024

@@ -10,12 +10,12 @@ machine whose Codex would not start is an answer, not an input error.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from mdmtool.errors import MdmError
 from mdmtool.merge import merge_values, set_path
 from mdmtool.model import ResolveInputs
+from mdmtool.record import Record, field
 from mdmtool.tomlio import TomlFile, TomlSyntaxError, Unsupported, parse_override, read_toml_if_exists
 
 #: Keys a project file can never set (PROJECT_LOCAL_CONFIG_DENYLIST).
@@ -52,8 +52,7 @@ LAYER_LABELS = {
 }
 
 
-@dataclass
-class ConfigLayer:
+class ConfigLayer(Record):
     """One config source as Codex sees it."""
 
     kind: str
@@ -82,8 +81,7 @@ class ConfigLayer:
         return True
 
 
-@dataclass
-class Discovery:
+class Discovery(Record):
     """Everything found on the machine, before constraints are applied."""
 
     inputs: ResolveInputs

@@ -6,8 +6,9 @@ Everything that can be shown to a user carries a :class:`Source` so that any vie
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
+
+from mdmtool.record import Record, field
 
 ERROR = "error"
 WARNING = "warning"
@@ -15,8 +16,7 @@ INFO = "info"
 SEVERITIES = (ERROR, WARNING, INFO)
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(Record, frozen=True):
     """Where something came from: a file position, or a named non-file origin."""
 
     file: str | None = None
@@ -34,8 +34,7 @@ class Source:
         return out
 
 
-@dataclass
-class Finding:
+class Finding(Record):
     """One validation or lint result."""
 
     rule: str
@@ -52,8 +51,7 @@ class Finding:
         return f"{self.source}: {self.severity}: {self.message} [{self.rule}]"
 
 
-@dataclass
-class ResolveInputs:
+class ResolveInputs(Record):
     """Everything that decides Codex's policy on one machine, as Codex would be started.
 
     Defaults are the real locations; ``None`` means "the real default" (resolved by
@@ -87,8 +85,7 @@ class ResolveInputs:
     machine_checks: bool = True
 
 
-@dataclass
-class Origin:
+class Origin(Record):
     """How an effective value was decided (the provenance of one key)."""
 
     layer: str  # system, user, profile, project, session-flags, cli-flag, managed-config,
@@ -104,8 +101,7 @@ class Origin:
         return out
 
 
-@dataclass
-class PolicyWarning:
+class PolicyWarning(Record):
     """A warning Codex prints at start-up (fallbacks, ignored keys, disabled projects)."""
 
     key: str
@@ -119,8 +115,7 @@ class PolicyWarning:
                 "message": self.message}
 
 
-@dataclass
-class FsEntry:
+class FsEntry(Record):
     """One filesystem rule of a permission profile: exactly one of path/special/glob."""
 
     access: str  # read | write | deny
@@ -129,8 +124,7 @@ class FsEntry:
     glob: str | None = None
 
 
-@dataclass
-class NetworkPolicy:
+class NetworkPolicy(Record):
     """The managed network proxy policy (permission profile network table + requirements)."""
 
     enabled: bool = False
@@ -143,8 +137,7 @@ class NetworkPolicy:
     proxy_active: bool = False
 
 
-@dataclass
-class SandboxSpec:
+class SandboxSpec(Record):
     """What the enforcement backend must build: input of ``mdmtool prove``."""
 
     mode: str  # read-only | workspace-write | danger-full-access

@@ -9,11 +9,11 @@ network access, writable roots and filesystem rules.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mdmtool.merge import get_path, merge_values
 from mdmtool.model import FsEntry, NetworkPolicy, Origin
+from mdmtool.record import Record, field
 
 if TYPE_CHECKING:
     from mdmtool.resolve import Resolution
@@ -38,8 +38,7 @@ def read_only_debug() -> str:
             "None }, network: Restricted }")
 
 
-@dataclass
-class SandboxChoice:
+class SandboxChoice(Record):
     mode: str
     profile_id: str | None
     explicit: bool

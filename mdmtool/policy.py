@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 from mdmtool import CODEX_VERSION
 from mdmtool.model import Origin, PolicyWarning, SandboxSpec
+from mdmtool.record import Record, field
 from mdmtool.redact import REDACTED, is_secret_key, redact, redact_text  # noqa: F401 (re-exported)
 
 SCHEMA_VERSION = 1
@@ -19,6 +19,9 @@ POLICY_KEYS = ("approval_policy", "approvals_reviewer", "sandbox_mode", "network
 def _host(inputs: dict[str, Any]) -> str:
     if inputs.get("hostname"):
         return str(inputs["hostname"])
+    import os
+    if hasattr(os, "uname"):  # what gethostname() returns on POSIX, without importing socket
+        return os.uname().nodename
     import socket
     return socket.gethostname()
 
@@ -44,8 +47,7 @@ def sandbox_backend() -> dict[str, Any]:
     return {"name": "windows-sandbox", "available": None, "reason": "not checked on this OS"}
 
 
-@dataclass
-class LayerSummary:
+class LayerSummary(Record):
     kind: str
     file: str | None
     enabled: bool
@@ -57,8 +59,7 @@ class LayerSummary:
                 "disabled_reason": self.disabled_reason, "config": redact(self.config)}
 
 
-@dataclass
-class EffectivePolicy:
+class EffectivePolicy(Record):
     """The resolved policy. ``ok`` is False when Codex would refuse to start."""
 
     ok: bool

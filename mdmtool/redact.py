@@ -275,7 +275,7 @@ def scrub(value: Any) -> Any:
 def safe_finding(f):
     """A copy of a :class:`mdmtool.model.Finding` fit to print: message and remediation
     scrubbed, the values of its machine fix redacted for the key path it edits."""
-    import dataclasses
+    from mdmtool.record import replace
     fix = f.fix
     if isinstance(fix, dict):
         path = fix.get("path") if isinstance(fix.get("path"), list) else []
@@ -283,8 +283,8 @@ def safe_finding(f):
                for k, v in fix.items()}
     source = f.source
     if source.file and redact_text(source.file) != source.file:  # a path with credentials in it
-        source = dataclasses.replace(source, file=redact_text(source.file))
-    return dataclasses.replace(f, message=shorten(redact_text(f.message)), source=source,
+        source = replace(source, file=redact_text(source.file))
+    return replace(f, message=shorten(redact_text(f.message)), source=source,
                                remediation=shorten(redact_text(f.remediation)) if f.remediation else f.remediation,
                                key=shorten(f.key) if f.key else f.key, fix=fix)
 

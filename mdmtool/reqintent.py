@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from typing import Any
+
+from mdmtool.record import Record, field
 
 #: every top-level key Codex 0.169.0 reads from requirements.toml (spec §6.3, observed)
 KNOWN_KEYS = frozenset({
@@ -42,8 +43,7 @@ REAL_KEYS_HELP = ("allowed_approval_policies, allowed_sandbox_modes, allowed_web
                   "[mcp_servers.<id>] identity, [experimental_network]")
 
 
-@dataclass
-class Ineffective:
+class Ineffective(Record):
     """One line that restricts nothing, and what would."""
 
     path: tuple
@@ -52,8 +52,7 @@ class Ineffective:
     fix: dict | None = None
 
 
-@dataclass
-class IntentReport:
+class IntentReport(Record):
     enforces_nothing: bool
     summary: str
     items: list[Ineffective] = field(default_factory=list)

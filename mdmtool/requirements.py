@@ -10,12 +10,12 @@ highest first) and ``permissions.filesystem.deny_read`` (union, highest first).
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Any
 
 from mdmtool import reqcheck
 from mdmtool.layers import Discovery
 from mdmtool.merge import merge_values
+from mdmtool.record import Record, field
 from mdmtool.tomlio import TomlFile, TomlSyntaxError, Unsupported, read_toml_if_exists
 from mdmtool.errors import MdmError
 
@@ -31,16 +31,14 @@ EXACT_FIELDS = ("sqlite_home", "log_dir", "model_catalog_json", "check_for_updat
                 "allow_login_shell", "cli_auth_credentials_store", "chatgpt_base_url")
 
 
-@dataclass
-class RequirementSource:
+class RequirementSource(Record):
     tag: str  # system | cloud | managed-config | mdm
     file: str
     data: dict[str, Any]
     toml: TomlFile | None = None
 
 
-@dataclass
-class Requirements:
+class Requirements(Record):
     """Composed requirements, with the source that set each top-level field."""
 
     sources: list[RequirementSource] = field(default_factory=list)  # lowest first

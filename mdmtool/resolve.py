@@ -104,7 +104,7 @@ def _writable_session(inputs: ResolveInputs, policy: EffectivePolicy) -> bool:
         return True
     if not (inputs.sandbox or inputs.yolo):
         return False
-    from dataclasses import replace
+    from mdmtool.record import replace
     flagless = _resolve_once(replace(inputs, sandbox=None, yolo=False, approval=None), None)
     return flagless.ok and flagless.sandbox_mode in _WRITABLE
 
@@ -617,7 +617,7 @@ def _features(r: Resolution) -> tuple[dict[str, bool], dict[str, bool]]:
 
 def _inputs_summary(inputs: ResolveInputs) -> dict[str, Any]:
     """The command line the policy was resolved for (fleet impact re-resolves with it)."""
-    from dataclasses import asdict
+    from mdmtool.record import asdict
     out = {k: v for k, v in asdict(inputs).items() if v not in (None, False, [], "")}
     out.pop("mdm_plist", None)
     out.pop("cloud_requirements", None)

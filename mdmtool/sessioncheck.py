@@ -22,10 +22,10 @@ from __future__ import annotations
 import json
 import os
 import sys
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mdmtool.merge import get_path
+from mdmtool.record import Record
 
 if TYPE_CHECKING:
     from mdmtool.layers import ConfigLayer
@@ -35,8 +35,7 @@ if TYPE_CHECKING:
 GLOB_CHARS = "*?["
 
 
-@dataclass
-class SessionProblem:
+class SessionProblem(Record):
     """One late failure or warning: Codex's words, ours, and where it comes from."""
 
     kind: str           # referenced-file | glob-access | features-type | deny-glob | mcp-required | agent-role
@@ -420,8 +419,7 @@ def _toml_problem(path: str) -> str | None:
 
 # ----------------------------------------------------------------------------- the resolver's hook
 
-@dataclass
-class SessionReport:
+class SessionReport(Record):
     problems: list[SessionProblem]
     notices: list[str]
     explanations: list[dict]
@@ -450,5 +448,8 @@ def run(r: "Resolution", choice: "SandboxChoice") -> SessionReport:
         problems.append(p)
         r.warn("agents", p.message)
     from mdmtool.notices import notices
-    from mdmtool.plain import explain_all
-    return SessionReport(problems, notices(r), explain_all(r, problems))
+    explanations = []
+    if r.errors:  # mdmtool.plain compiles two dozen patterns: only load it when needed
+        from mdmtool.plain import explain_all
+        explanations = explain_all(r, problems)
+    return SessionReport(problems, notices(r), explanations)

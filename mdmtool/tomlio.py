@@ -15,11 +15,11 @@ import os
 import re
 import stat
 import tomllib
-from dataclasses import dataclass, field
 from typing import Any
 
 from mdmtool.errors import MdmError
 from mdmtool.model import Source
+from mdmtool.record import Record
 
 _POS_RE = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
 _EOF_RE = re.compile(r"\s*\(at end of document\)\s*$")
@@ -119,14 +119,13 @@ def _checked(data: dict[str, Any], text: str, filename: str) -> dict[str, Any]:
     return data
 
 
-@dataclass
-class TomlFile:
+class TomlFile(Record):
     """A parsed TOML file: its text, its data, and lazily computed key positions."""
 
     path: str
     text: str
     data: dict[str, Any]
-    _positions: dict | None = field(default=None, repr=False)
+    _positions: dict | None = None
 
     def positions(self) -> dict:
         if self._positions is None:

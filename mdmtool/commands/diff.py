@@ -7,7 +7,6 @@ two CODEX_HOMEs, or one setup before and after a file change) and diffs the resu
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import shutil
 import sys
@@ -15,6 +14,7 @@ import tempfile
 
 from mdmtool.errors import EXIT_FINDINGS, EXIT_OK, MdmError, UsageError
 from mdmtool.model import ResolveInputs
+from mdmtool.record import replace
 
 FAIL_ON = ("widening", "narrowing", "neutral", "any")
 VARY = ("system-dir", "codex-home", "file")
@@ -136,8 +136,8 @@ def effective_sides(a: str | None, b: str | None, *, git_range: str | None, vary
             if not os.path.isdir(d):
                 raise MdmError("not a directory", file=d)
         field = "system_dir" if vary == "system-dir" else "codex_home"
-        return (_resolve(dataclasses.replace(inputs, **{field: a}), f"{vary} {a}"),
-                _resolve(dataclasses.replace(inputs, **{field: b}), f"{vary} {b}"))
+        return (_resolve(replace(inputs, **{field: a}), f"{vary} {a}"),
+                _resolve(replace(inputs, **{field: b}), f"{vary} {b}"))
     if b.startswith("git:"):
         from mdmtool.gitsource import read_spec
         new_text = read_spec(b)[0]
@@ -187,7 +187,7 @@ def _resolve_with_file(inputs: ResolveInputs, target: str, text: str | None, lab
                 fh.write(text)
         from mdmtool.diff import side_from_effective
         from mdmtool.resolve import resolve
-        doc = resolve(dataclasses.replace(inputs, **{role: tmp})).to_json()
+        doc = resolve(replace(inputs, **{role: tmp})).to_json()
         doc = _remap(doc, {tmp: directory, os.path.realpath(tmp): directory})
         return side_from_effective(doc, label)
     finally:

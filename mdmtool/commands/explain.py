@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 from mdmtool.errors import EXIT_FINDINGS, EXIT_OK, UsageError
 from mdmtool.merge import get_path
 from mdmtool.model import ResolveInputs
 from mdmtool.provenance import LABELS, describe
+from mdmtool.record import Record, field
 
 #: effective key -> (config paths that feed it, requirement keys that constrain it, flags)
 SOURCES: dict[str, tuple[list[str], list[str], list[str]]] = {
@@ -46,8 +46,7 @@ REMEDIES = {
 }
 
 
-@dataclass
-class Setting:
+class Setting(Record):
     layer: str
     file: str | None
     line: int | None
@@ -57,8 +56,7 @@ class Setting:
     note: str | None = None
 
 
-@dataclass
-class Story:
+class Story(Record):
     key: str
     effective: Any
     origin: str
@@ -180,7 +178,7 @@ def run_explain(key: str, inputs: ResolveInputs, *, fmt: str = "text") -> int:
         raise UsageError(f"not a key: {key!r}")
     story = build_story(key, inputs)
     if fmt == "json":
-        from dataclasses import asdict
+        from mdmtool.record import asdict
         from mdmtool.redact import scrub
         sys.stdout.write(json.dumps(scrub(asdict(story)), indent=2, default=str) + "\n")
     else:

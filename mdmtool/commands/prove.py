@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 
 from mdmtool.errors import EXIT_FINDINGS, UsageError
 from mdmtool.model import FsEntry, NetworkPolicy, ResolveInputs, SandboxSpec
+from mdmtool.record import replace
 
 FORMATS = ("text", "json", "junit")
 BACKENDS = ("auto", "bwrap", "codex")

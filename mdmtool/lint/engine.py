@@ -48,7 +48,7 @@ def _waivers(f) -> list:
         w = parse_waivers(f.text)
         _WAIVER_MEMO.put(f.sha, w)
     # waivers carry a 'used' flag: hand out fresh copies
-    from dataclasses import replace
+    from mdmtool.record import replace
     return [replace(x, used=False) for x in w]
 
 

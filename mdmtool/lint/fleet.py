@@ -181,8 +181,7 @@ def _rebase_paths(raw: list[Finding], safe: list[Finding], old: list[str],
     """Findings of one host re-pointed at the matching files of an equivalent host,
     redacted: ``safe`` are ``raw`` redacted; a message that names a file is redacted
     again with the new name, others keep their redacted text."""
-    from dataclasses import replace
-
+    from mdmtool.record import replace
     from mdmtool.redact import safe_finding
     mapping = {o: n for o, n in zip(old, new) if o != n}
     if not mapping:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from mdmtool.model import Finding, Source
+from mdmtool.record import replace
 
 _WAIVER = re.compile(r"#\s*mdmtool\s*:\s*(?P<kind>ignore-file|ignore)\b(?P<rest>.*)$")
 _IDS = re.compile(r"^\s*\[(?P<ids>[^\]]*)\]\s*(?P<text>.*)$")

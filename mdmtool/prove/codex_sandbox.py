@@ -15,11 +15,11 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict
 
 from mdmtool.errors import MdmError
 from mdmtool.model import NetworkPolicy
 from mdmtool.prove.layout import NET_PROXY, Layout
+from mdmtool.record import asdict
 
 PROFILE = "mdmtool_prove"
 

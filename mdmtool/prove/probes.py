@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import uuid
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from mdmtool.model import NetworkPolicy
 from mdmtool.network import decide
 from mdmtool.prove.layout import (NET_FULL, NET_OFF, NET_ON, NET_PROXY, PROTECTED_NAMES,
                                   Layout, static_prefix)
 from mdmtool.prove.workspace import Workspace
+from mdmtool.record import asdict
 
 ALLOWED, DENIED = "allowed", "denied"
 PASS, FAIL, SKIP, PREDICTED = "pass", "fail", "skip", "predicted"

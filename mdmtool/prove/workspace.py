@@ -15,11 +15,12 @@ import os
 import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from mdmtool.errors import MdmError
 from mdmtool.model import FsEntry, SandboxSpec
 from mdmtool.prove.layout import is_glob, scoped, static_prefix
+from mdmtool.record import replace
 
 SECRET_NAME = "mdmtool-secret.txt"
 

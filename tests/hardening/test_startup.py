@@ -114,3 +114,17 @@ def test_building_only_the_invoked_command_keeps_help_and_errors_whole():
     assert r.returncode == 2 and "no such file" in r.stdout
     r = run("--version")
     assert r.returncode == 0 and r.stdout.startswith("mdmtool ")
+
+
+def test_effective_takes_the_fast_path_without_typer_or_dataclasses(simple_machine):
+    """`effective` is parsed by mdmtool.entry (argparse over the shared option table) and
+    the resolver's types are mdmtool.record classes: neither Typer/Click nor
+    dataclasses/inspect is imported (together ~45 ms of start-up, benchmarks/startup.py)."""
+    env = {"MDMTOOL_CACHE_DIR": simple_machine["cache"]}
+    loaded("effective", *machine_args(simple_machine), env=env)  # warm the schema-check cache
+    for command in (["effective", "--format", "json"], ["explain", "approval_policy"]):
+        code, mods = loaded(*command, *machine_args(simple_machine), env=env)
+        assert code == 0
+        assert not mods & {"typer", "click", "dataclasses", "inspect"}, command
+    code, slow = loaded("effective", *machine_args(simple_machine), env={**env, "MDMTOOL_NO_FAST_PATH": "1"})
+    assert code == 0 and "typer" in slow  # the switch really selects the Typer app

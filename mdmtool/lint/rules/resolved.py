@@ -21,12 +21,13 @@ import json
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from mdmtool.lint.context import MANAGED, SYSTEM, hit
 from mdmtool.lint.memo import Memo
 from mdmtool.lint.rules import unit_rule
 from mdmtool.lint.rules.util import network_tables, proxy_enabled
+from mdmtool.record import asdict
 
 _MEMO: dict[str, "Resolved"] = {}
 _MEMO_MAX = 4096
@@ -185,7 +186,7 @@ def _mentions(res: Resolved, token: str) -> bool:
 
 def _localize(res: Resolved, unit, subject) -> Resolved:
     """``res`` with the placeholders replaced by this unit's file names."""
-    from dataclasses import replace
+    from mdmtool.record import replace
     if not any("\x00" in e for e in res.errors) and not any("\x00" in m for _, m in res.warnings):
         return res
     files = ((_SYSTEM_F, unit.one(SYSTEM)), (_REQ_F, unit.requirements), (_MANAGED_F, unit.managed),
