@@ -113,6 +113,15 @@ def _requirements(ctx: _Ctx, file: str, msg: str, key: str | None) -> tuple[str,
             isinstance(t, str) for t in r.get("pattern") or [])) or path
         return (f"prefix-rule pattern elements are tables: write {{ token = \"{m.group(1)}\" }} instead "
                 f"of \"{m.group(1)}\"."), path + ("pattern",) if len(path) == 3 else path
+    m = re.match(r"duplicate field `([^`]*)`", msg)
+    if m:
+        from mdmtool.requirements import ALIASES
+        field_ = m.group(1)
+        alias = next((a for f, a, _ in ALIASES if f == field_), None)
+        if alias:
+            return (f"the file sets [{field_}] twice: under its own name and as [{alias}], another name "
+                    "of the same table. Merge them into one table."), (alias,)
+        return f"the file sets `{field_}` twice. Keep one.", (field_,)
     m = re.match(r"missing field `([^`]*)`", msg)
     if m:
         field = m.group(1)

@@ -15,21 +15,6 @@ from typing import Any
 
 from mdmtool.record import Record, field
 
-#: every top-level key Codex 0.169.0 reads from requirements.toml (spec §6.3, observed)
-KNOWN_KEYS = frozenset({
-    "allowed_approval_policies", "allowed_approvals_reviewers", "guardian_policy_config",
-    "guardian_extra_policy", "auto_review", "allowed_sandbox_modes", "remote_sandbox_config",
-    "allowed_permission_profiles", "default_permissions", "permissions", "windows",
-    "allowed_web_search_modes", "features", "feature_requirements", "experimental_network",
-    "mcp_servers", "plugins", "rules", "hooks", "allow_managed_hooks_only", "enforce_residency",
-    "sqlite_home", "log_dir", "model_catalog_json", "check_for_update_on_startup",
-    "allow_login_shell", "feedback", "cli_auth_credentials_store", "chatgpt_base_url",
-    "allowed_login_methods", "allowed_chatgpt_workspaces", "additional_developer_instructions",
-    "models", "allow_browser_and_computer_use", "allow_appshots", "allow_remote_control",
-    "computer_use", "browser_use", "in_app_browser", "application", "apps", "marketplaces",
-    "config_server", "unsafe_enforce_sqlite_journal_mode", "model_provider", "model_providers",
-    "otel",
-})
 ALL_VALUES = {
     "allowed_approval_policies": ({"untrusted", "on-request", "never"},
                                   {"on-failure": "on-request"}),
@@ -167,10 +152,12 @@ def _restricts(key: str, value: Any) -> str | None:
 
 def analyse(data: dict, file: str = "requirements.toml", toml: Any = None) -> IntentReport:
     """Which top-level entries of a requirements file restrict nothing."""
+    from mdmtool.schemas import requirement_keys
+    known = requirement_keys()
     items: list[Ineffective] = []
     restricting: list[str] = []
     for key, value in data.items():
-        if key in KNOWN_KEYS:
+        if key in known:
             why = _restricts(key, value)
             if why:
                 restricting.append(why)
@@ -189,7 +176,7 @@ def analyse(data: dict, file: str = "requirements.toml", toml: Any = None) -> In
         return IntentReport(False, "", items, restricting)
     if not data:
         summary = "the file is empty (comments only): it enforces NOTHING; users run with whatever they configure"
-    elif items and all(i.path[0] not in KNOWN_KEYS for i in items):
+    elif items and all(i.path[0] not in known for i in items):
         summary = ("no key of this file is one Codex reads (" + ", ".join(sorted(data)) + "): Codex "
                    "ignores them with a warning and enforces NOTHING")
     else:

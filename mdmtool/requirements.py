@@ -26,6 +26,31 @@ WEB_SEARCH_VALUES = ("disabled", "cached", "indexed", "live")
 GRANULAR_FIELDS = ("sandbox_approval", "rules", "skill_approval", "request_permissions",
                    "mcp_elicitations")
 
+#: Table names Codex accepts for one requirements field: (serde field, alias, the name mdmtool
+#: composes it under). Both names in one file is fatal ("duplicate field `<serde field>`",
+#: from the schema's `not: required` pairs); across files they are one field
+#: (fixtures/cases 725-728).
+ALIASES = (("features", "feature_requirements", "features"),
+           ("network_proxy", "experimental_network", "experimental_network"))
+_CANONICAL = {name: canon for field_, alias, canon in ALIASES for name in (field_, alias)}
+
+
+def network_table(data: dict[str, Any]) -> tuple[str | None, dict[str, Any] | None]:
+    """The managed network table of one requirements file, and the name it is spelled with."""
+    for name in ("experimental_network", "network_proxy"):
+        value = data.get(name)
+        if isinstance(value, dict):
+            return name, value
+    return None, None
+
+
+def canonical_data(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` with aliased tables under the one name the resolver reads."""
+    if not any(k in _CANONICAL for k in data):
+        return data
+    return {_CANONICAL.get(k, k): v for k, v in data.items()}
+
+
 #: Fields whose value Codex copies over the config value ("exact" requirements).
 EXACT_FIELDS = ("sqlite_home", "log_dir", "model_catalog_json", "check_for_update_on_startup",
                 "allow_login_shell", "cli_auth_credentials_store", "chatgpt_base_url")
@@ -61,7 +86,8 @@ class Requirements(Record):
         if src is None:
             return None, None
         if src.toml is not None:
-            s = src.toml.locate((key,))
+            spelled = next((k for k in src.data if _CANONICAL.get(k) == key), key)
+            s = src.toml.locate((spelled,))
             if src.tag == "managed-config":
                 s = src.toml.locate((_MANAGED_FIELD_OF.get(key, key),))
             return s.file, s.line
@@ -167,7 +193,8 @@ def compose(disc: Discovery) -> Requirements:
             _apply_remote_sandbox_config(src, host)
     merged: dict[str, Any] = {}
     for src in sources:  # low -> high
-        regular = {k: v for k, v in src.data.items() if k not in ("rules", "remote_sandbox_config")}
+        regular = {k: v for k, v in canonical_data(src.data).items()
+                   if k not in ("rules", "remote_sandbox_config")}
         merged = merge_values(merged, regular)
         for key in regular:
             req.field_source[key] = src
@@ -250,16 +277,16 @@ def _check_source(src: RequirementSource, req: Requirements) -> None:
             elif decision not in (None, "prompt", "prompt-user", "forbidden"):
                 req.errors.append(_enum_error(src, "rules.prefix_rules.decision", decision,
                                               ("allow", "prompt", "prompt-user", "forbidden")))
-    net = d.get("experimental_network")
-    if isinstance(net, dict):
+    name, net = network_table(d)
+    if net is not None:
         if "domains" in net and ("allowed_domains" in net or "denied_domains" in net):
             req.errors.append(_parse_error(
                 src, "`domains` cannot be combined with legacy `allowed_domains` or `denied_domains` "
-                "in managed network requirements", "experimental_network"))
+                "in managed network requirements", name))
         if "unix_sockets" in net and "allow_unix_sockets" in net:
             req.errors.append(_parse_error(
                 src, "`unix_sockets` cannot be combined with legacy `allow_unix_sockets` in managed "
-                "network requirements", "experimental_network"))
+                "network requirements", name))
     req.errors.extend(reqcheck.source_errors(src))  # prefix-rule patterns, MCP identities
 
 

@@ -282,7 +282,8 @@ def _check_requirement_types(r: Resolution) -> None:
         if src.toml is None or src.tag == "managed-config":
             continue
         for f in type_errors(src.toml, "requirements"):
-            if (f.key or "").split(".")[0] in _HAND_CHECKED_REQUIREMENTS:
+            if (f.key or "").split(".")[0] in _HAND_CHECKED_REQUIREMENTS \
+                    and not f.message.startswith("duplicate field"):  # a table and its alias
                 continue
             r.errors.append(f"failed to parse requirements layer {src.file}: {f.message}")
 

@@ -47,6 +47,14 @@ def load_schema(kind: str) -> dict[str, Any]:
         return json.load(fh)
 
 
+@lru_cache(maxsize=1)
+def requirement_keys() -> frozenset[str]:
+    """Top-level keys Codex reads from requirements.toml, aliases included, retired ones
+    (which Codex reports as unrecognized) excluded."""
+    props = load_schema("requirements").get("properties", {})
+    return frozenset(k for k, v in props.items() if not v.get("x-mdmtool-ignored"))
+
+
 def detect_kind(path: str) -> str:
     base = os.path.basename(path)
     parent = os.path.basename(os.path.dirname(os.path.abspath(path)))
@@ -329,6 +337,13 @@ def _unknown_key_findings(tf: TomlFile, kind: str, data: dict) -> list[Finding]:
 
 
 def _to_findings(tf: TomlFile, kind: str, err) -> list[Finding]:
+    pair = err.validator_value.get("required") if err.validator == "not" and \
+        isinstance(err.validator_value, dict) else None
+    if isinstance(pair, list) and len(pair) == 2:  # a field under its name and its alias
+        field_, alias = pair
+        return [Finding(RULE_SCHEMA, ERROR, f"duplicate field `{field_}`", tf.locate((alias,)),
+                        remediation=f"[{alias}] is another name of [{field_}], and Codex refuses "
+                        "a file that sets both: merge them into one table", key=alias)]
     path = tuple(err.absolute_path)
     dotted = ".".join(str(p) for p in path) or "(top level)"
     return [Finding(RULE_SCHEMA, ERROR, f"`{dotted}`: {_message(err, path)}", tf.locate(path),

@@ -2,30 +2,15 @@
 
 from __future__ import annotations
 
-from mdmtool.lint.context import MANAGED, REQUIREMENTS, SYSTEM, hit
+from mdmtool.lint.context import REQUIREMENTS, SYSTEM, hit
 from mdmtool.lint.rules import file_rule, unit_rule
+from mdmtool.requirements import network_table
 
 APPROVALS = ("untrusted", "on-failure", "on-request", "never")
 REVIEWERS = ("user", "auto_review", "guardian_subagent")
 SANDBOXES = ("read-only", "workspace-write", "danger-full-access", "external-sandbox")
 WEB = ("disabled", "cached", "indexed", "live")
 WIN_IMPLS = ("elevated", "unelevated")
-
-#: every top-level key Codex 0.169 reads from requirements.toml (§6.3 + 0.169-only keys)
-KNOWN_KEYS = {
-    "allowed_approval_policies", "allowed_approvals_reviewers", "guardian_policy_config",
-    "guardian_extra_policy", "auto_review", "allowed_sandbox_modes", "remote_sandbox_config",
-    "allowed_permission_profiles", "default_permissions", "permissions", "windows",
-    "allowed_web_search_modes", "features", "feature_requirements", "experimental_network",
-    "mcp_servers", "plugins", "rules", "hooks", "allow_managed_hooks_only", "enforce_residency",
-    "sqlite_home", "log_dir", "model_catalog_json", "check_for_update_on_startup",
-    "allow_login_shell", "feedback", "cli_auth_credentials_store", "chatgpt_base_url",
-    "allowed_login_methods", "allowed_chatgpt_workspaces", "additional_developer_instructions",
-    "models", "allow_browser_and_computer_use", "allow_appshots", "allow_remote_control",
-    "computer_use", "browser_use", "in_app_browser", "application", "apps", "marketplaces",
-    "config_server", "unsafe_enforce_sqlite_journal_mode", "model_provider", "model_providers",
-    "otel", "allowed_permissions",
-}
 
 
 def _enum_list(f, key: str, allowed: tuple, *, empty_fatal: bool):
@@ -83,15 +68,15 @@ def fatal_shapes(f):
                           else ("rules", "prefix_rules", i),
                           f"prefix rule decision {r.get('decision')!r} is invalid (prompt, prompt-user "
                           "or forbidden; \"allow\" is not accepted): Codex refuses to start")
-    en = f.get("experimental_network")
-    if isinstance(en, dict):
+    name, en = network_table(f.data)
+    if en is not None:
         if "domains" in en and ({"allowed_domains", "denied_domains"} & set(en)):
-            yield hit("MDM706", f, ("experimental_network", "domains"),
-                      "experimental_network mixes `domains` with legacy allowed_domains/denied_domains: "
+            yield hit("MDM706", f, (name, "domains"),
+                      f"{name} mixes `domains` with legacy allowed_domains/denied_domains: "
                       "Codex refuses to start")
         if "unix_sockets" in en and "allow_unix_sockets" in en:
-            yield hit("MDM706", f, ("experimental_network", "unix_sockets"),
-                      "experimental_network mixes `unix_sockets` with legacy allow_unix_sockets: "
+            yield hit("MDM706", f, (name, "unix_sockets"),
+                      f"{name} mixes `unix_sockets` with legacy allow_unix_sockets: "
                       "Codex refuses to start")
     fs = f.get("permissions", "filesystem")
     if isinstance(fs, dict):

@@ -23,11 +23,12 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 
-from mdmtool.lint.context import MANAGED, SYSTEM, hit
+from mdmtool.lint.context import SYSTEM, hit
 from mdmtool.lint.memo import Memo
 from mdmtool.lint.rules import unit_rule
 from mdmtool.lint.rules.util import network_tables, proxy_enabled
 from mdmtool.record import asdict
+from mdmtool.requirements import network_table
 
 _MEMO: dict[str, "Resolved"] = {}
 _MEMO_MAX = 4096
@@ -371,7 +372,7 @@ def network_exposure(unit):
     if not _ready(unit):
         return
     req = unit.requirements
-    en = req.get("experimental_network") if req is not None and req.ok else None
+    name, en = network_table(req.data) if req is not None and req.ok else (None, None)
     managed_proxy = isinstance(en, dict) and en.get("enabled") is True
     for subject in unit.subjects():
         if not subject.ok:
@@ -399,13 +400,13 @@ def network_exposure(unit):
                           'effective approval_policy "never" + workspace-write + network on: '
                           "commands write and reach the network without any prompt")
             if isinstance(en, dict) and en.get("enabled") is False:
-                yield hit("MDM405", req, ("experimental_network", "enabled"),
-                          f"[experimental_network] enabled = false, yet {subject.path} turns command "
+                yield hit("MDM405", req, (name, "enabled"),
+                          f"[{name}] enabled = false, yet {subject.path} turns command "
                           "network on: traffic goes out unfiltered")
         elif isinstance(en, dict) and (en.get("enabled") is True or en.get("domains")) \
                 and res.network_access is False:
-            yield hit("MDM405", req, ("experimental_network",),
-                      f"[experimental_network] has no effect for {subject.path}: its effective sandbox "
+            yield hit("MDM405", req, (name,),
+                      f"[{name}] has no effect for {subject.path}: its effective sandbox "
                       f"({res.sandbox_mode}) keeps command network off")
 
 

@@ -21,11 +21,12 @@ def tables(data: Any, path: tuple = ()) -> Iterator[tuple[tuple, dict]]:
 
 def network_tables(data: dict, kind: str) -> Iterator[tuple[tuple, dict]]:
     """Tables that carry a network proxy policy: profile networks, the proxy feature table,
-    and requirements' [experimental_network]."""
+    and requirements' [experimental_network] (or its alias [network_proxy])."""
     if kind == "requirements":
-        en = data.get("experimental_network")
-        if isinstance(en, dict):
-            yield ("experimental_network",), en
+        from mdmtool.requirements import network_table
+        name, en = network_table(data)
+        if en is not None:
+            yield (name,), en
         perms = data.get("permissions")
         if isinstance(perms, dict):
             for name, prof in perms.items():
