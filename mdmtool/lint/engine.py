@@ -62,12 +62,13 @@ def lint_unit(unit: Unit, *, today: _dt.date | None = None) -> list[Finding]:
     seen: set[str] = set()
     for f in files:
         fs = _file_findings(f)
-        seen.update(x.rule for x in fs)
+        seen.update(x.rule for x in fs if x.severity == "error")
         by_file.setdefault(f.path, []).extend(fs)
     unit.cache["fatal_rules_seen"] = seen
     for rule in UNIT_RULES:
         for x in rule(unit):
-            seen.add(x.rule)
+            if x.severity == "error":  # a fatal rule that reports an error explains a refusal
+                seen.add(x.rule)
             by_file.setdefault(x.source.file or "", []).append(x)
     out: list[Finding] = []
     texts = {f.path: f for f in files}

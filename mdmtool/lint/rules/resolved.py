@@ -19,6 +19,7 @@ import atexit
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -285,11 +286,39 @@ def _ready(unit) -> bool:
     return all(f is None or f.ok for f in fs)
 
 
+def _subjects(unit) -> list:
+    """The user configs to resolve. A machine with a system config and no user config runs
+    Codex on the system layers alone: it is resolved with an empty user config, and what
+    that finds is reported on the system files."""
+    subjects = unit.subjects()
+    if subjects or unit.one(SYSTEM) is None:
+        return subjects
+    from mdmtool.lint.context import USER, LintFile
+    return [LintFile(NO_USER_CONFIG, USER, "")]
+
+
+#: the display name of the empty user config a machine without one is resolved with
+NO_USER_CONFIG = "<no user config.toml>"
+
+
+def _setter(unit, subject, key: str):
+    """The file whose value of top-level ``key`` Codex uses: the subject's, else the system
+    config's (a managed_config.toml value is its own requirement: rules of its own)."""
+    if key in subject.data:
+        return subject
+    system, managed = unit.one(SYSTEM), unit.managed
+    if managed is not None and managed.ok and key in managed.data:
+        return None
+    if system is not None and system.ok and key in system.data:
+        return system
+    return None
+
+
 @unit_rule
 def fallbacks_and_refusal(unit):
     if not _ready(unit):
         return
-    for subject in unit.subjects():
+    for subject in _subjects(unit):
         if not subject.ok:
             continue
         res = resolve_subject(unit, subject)
@@ -309,9 +338,11 @@ def fallbacks_and_refusal(unit):
                         and "sandbox_mode" not in subject.data else ("sandbox_mode",)
             else:
                 continue
-            if path[0] not in subject.data:
-                continue  # set by another layer (system/managed): reported there by Codex itself
-            yield hit(rule, subject, path, f"`{path[0]} = {json.dumps(subject.data[path[0]])}` is "
+            setter = _setter(unit, subject, path[0])
+            if setter is None or (setter is not subject and not res.ok):
+                continue  # a default, a managed value (requirements.defaults_and_managed), or a
+                # system value on a machine where Codex refuses to start (MDM110 says why)
+            yield hit(rule, setter, path, f"`{path[0]} = {json.dumps(setter.data[path[0]])}` is "
                       f"disallowed by requirements; Codex runs with {_effective(res, rule)} instead. "
                       f"Codex says: {message}")
         if not res.ok:
@@ -329,7 +360,10 @@ def _refusal(unit, subject, res: Resolved):
     for err in res.errors:
         if misplaced and err.endswith("expected a boolean"):
             continue  # MDM802 names the key written below [features] (cases 642)
-        target = subject
+        target = subject if subject.path != NO_USER_CONFIG else unit.one(SYSTEM)
+        named = re.match(r"([a-z_]+) = ", err)  # `approval_policy = "untrusted" is no longer ...`
+        if named:  # the value comes from the layer that set it
+            target = _setter(unit, subject, named.group(1)) or target
         for f in (unit.requirements, unit.managed, unit.one(SYSTEM)):
             if f is not None and f.path in err:
                 target = f
