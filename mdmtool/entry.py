@@ -64,6 +64,23 @@ def run_fast(command: str, values: dict) -> int:
     return run_guarded(body)
 
 
+def codex_short_values(argv: list[str]) -> list[str]:
+    """``-s=read-only`` -> ``-sread-only`` for Codex's short options that take a value.
+
+    Codex's parser (clap) reads ``-s=read-only`` as ``-s read-only``; Click would take
+    ``=read-only`` as the value. argparse already reads it as Codex does.
+    """
+    from mdmtool.machine_options import MACHINE_OPTIONS
+    short = {f for o in MACHINE_OPTIONS if o.kind != "flag" for f in o.flags if len(f) == 2}
+    out, takes_value = [], False
+    for arg in argv:
+        if not takes_value and arg[:2] in short and arg[2:3] == "=":
+            arg = arg[:2] + arg[3:]
+        takes_value = arg in short or (arg.startswith("--") and "=" not in arg and arg != "--")
+        out.append(arg)
+    return out
+
+
 def main() -> None:
     """Console-script entry point."""
     if sys.argv[1:] == ["--version"] and not os.environ.get("MDMTOOL_NO_FAST_PATH"):
@@ -73,6 +90,7 @@ def main() -> None:
     fast = parse_fast(sys.argv[1:])
     if fast is None:
         from mdmtool.cli import main as typer_main
+        sys.argv[1:] = codex_short_values(sys.argv[1:])
         typer_main()
         return
     try:

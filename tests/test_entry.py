@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from mdmtool.entry import parse_fast
+from mdmtool.entry import codex_short_values, parse_fast
 from mdmtool.machine_options import MACHINE_OPTIONS, SESSION, inputs_from
 from mdmtool.model import ResolveInputs
 from tests.hardening.harness import machine, machine_args, rm, scratch, sub
@@ -53,6 +53,7 @@ CASES = [
     ["effective", "-c"],  # Typer's missing value
     ["effective", "--sys", "/x"],  # no abbreviations (Click has none)
     ["effective", "stray"],  # Typer's unexpected extra argument
+    ["effective", "-s=read-only", "-a=never", "-c=model=o3", "-p=x"],  # clap strips the `=`
     ["effective", "--help"],
     ["explain", "approval_policy"],
     ["explain", "sandbox_mode", "--format", "json", "-s", "read-only"],
@@ -102,3 +103,11 @@ def test_every_machine_option_reaches_resolve_inputs():
         assert getattr(inputs, o.dest) == want, o.dest
     assert set(SESSION) <= set(ResolveInputs._fields)
     assert inputs_from({}) == ResolveInputs()
+
+
+def test_short_options_take_a_value_after_an_equals_sign_as_codex_does():
+    """Codex (clap) reads `-s=read-only` as `-s read-only`; so do both paths."""
+    assert codex_short_values(["effective", "-s=read-only", "-c=a=1", "--cwd", "-s=x", "-o=f"]) == \
+        ["effective", "-sread-only", "-ca=1", "--cwd", "-s=x", "-o=f"]  # a value stays a value
+    _, values = parse_fast(["effective", "-s=read-only", "-c=a=1"])
+    assert values["sandbox"] == "read-only" and values["overrides"] == ["a=1"]
