@@ -261,7 +261,8 @@ _FIXED: list[tuple[re.Pattern, Callable[[re.Match], str]]] = [
 
 
 def explain(error: str, r: "Resolution | None" = None) -> dict[str, Any]:
-    """``{"error", "explanation", "file", "line", "col"}`` for one of Codex's fatal messages."""
+    """``{"error", "explanation", "file", "line", "col"}`` for one of Codex's fatal messages
+    (plus ``"path"``, the key path in ``file``, when a requirements error names one)."""
     ctx = _Ctx(r)
     out: dict[str, Any] = {"error": error.split("\n")[0], "explanation": None, "file": None,
                            "line": None, "col": None}
@@ -274,6 +275,7 @@ def explain(error: str, r: "Resolution | None" = None) -> dict[str, Any]:
             out["line"], out["col"] = path[1], path[2]
         elif path:
             out["file"], out["line"], out["col"] = ctx.req_where(file, path)
+            out["path"] = list(path)
         out["explanation"] = text
         return out
     for rx, fn in _FIXED:

@@ -368,11 +368,13 @@ def _refusal(unit, subject, res: Resolved):
             if f is not None and f.path in err:
                 target = f
         from mdmtool.plain import explain
-        plain = explain(err).get("explanation") or ""
+        x = explain(err)
+        plain = x.get("explanation") or ""
+        at = tuple(x["path"]) if x.get("path") and target.get(*x["path"]) is not None else None
         if plain.startswith("Codex refuses to start with this message"):
             plain = ""
         text = f"Codex refuses to start: {plain} Codex says: {err}" if plain else f"Codex refuses to start: {err}"
-        yield hit("MDM110", target, None, text)
+        yield hit("MDM110", target, at, text)
 
 
 @unit_rule
