@@ -103,8 +103,10 @@ def main() -> int:
         for case in args.cases:
             m = materialise(os.path.join(ROOT, case), root)
             argv = mdmtool_argv(m)
-            subprocess.run(argv, cwd=ROOT, capture_output=True)  # warm the page cache
-            ours = median_times(lambda: subprocess.run(argv, cwd=ROOT, capture_output=True), args.runs)
+            env = dict(os.environ, PYTHONPATH=ROOT)  # this checkout, whatever is installed
+            subprocess.run(argv, cwd=ROOT, capture_output=True, env=env)  # warm the page cache
+            ours = median_times(lambda: subprocess.run(argv, cwd=ROOT, capture_output=True, env=env),
+                                args.runs)
             setup = CodexSetup(codex_home=m.codex_home, home=m.home, cwd=m.cwd, system_dir=m.system_dir,
                                profile=m.profile, overrides=m.overrides, flags=m.flags, codex_bin=codex)
             peer_runs = max(1, args.runs // 2)

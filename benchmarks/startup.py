@@ -19,6 +19,7 @@ a machine where mdmtool ran before; `validate` checks that machine's two files.
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import resource
 import statistics
@@ -79,6 +80,8 @@ def main() -> int:
     ap.add_argument("--no-warm", action="store_true",
                     help="run effective/validate with the cache disabled (MDMTOOL_NO_CACHE=1)")
     args = ap.parse_args()
+    # byte-compiled as a wheel install is (PYTHONDONTWRITEBYTECODE would leave stale .pyc)
+    compileall.compile_dir(os.path.join(ROOT, "mdmtool"), quiet=1)
     with tempfile.TemporaryDirectory(prefix="mdmtool-startup-") as base:
         m = make_machine(base)
         env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""),
