@@ -131,12 +131,9 @@ _TRUST_HEADER = re.compile(r'\[projects\."([^"\\\x00-\x1f\x7f]*)"\][ \t]*')
 _TRUST_LEVEL = re.compile(r'trust_level[ \t]*=[ \t]*"(trusted|untrusted)"[ \t]*')
 
 
-def _with_trust_tail(text: str, path: str) -> dict | None:
-    """The data of ``text`` when it is a shared head followed only by the trust entries
-    Codex appends (``[projects."<path>"]`` + ``trust_level = "..."``): the head is parsed
-    once for every user who has it (it is memoised like a whole file) and the entries are
-    added, which is exactly what a full parse gives. Fleets differ per user mostly by
-    these entries, so most "unique" files are parsed this way. ``None``: parse it whole.
+def split_trust_tail(text: str) -> tuple[str, dict[str, dict]] | None:
+    """``(head, entries)`` when ``text`` is a head followed only by the trust entries Codex
+    appends (``[projects."<path>"]`` + ``trust_level = "..."``), else ``None``.
 
     Guards (else ``None``): no CR, backslash or other mention of ``projects`` in the head
     (so the head defines no ``projects`` table and the entries are the table's only
@@ -171,6 +168,19 @@ def _with_trust_tail(text: str, path: str) -> dict | None:
             continue
         if line.strip(" \t"):
             return None
+    return head, entries
+
+
+def _with_trust_tail(text: str, path: str) -> dict | None:
+    """The data of ``text`` when it is a shared head followed only by trust entries
+    (:func:`split_trust_tail`): the head is parsed once for every user who has it (it is
+    memoised like a whole file) and the entries are added, which is exactly what a full
+    parse gives. Fleets differ per user mostly by these entries, so most "unique" files
+    are parsed this way. ``None``: parse it whole."""
+    split = split_trust_tail(text)
+    if split is None:
+        return None
+    head, entries = split
     sha = hashlib.blake2b(head.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
     cached = _PARSED.hit(sha)
     if cached is not None:

@@ -4,8 +4,9 @@ Units are described by small picklable specs and linted in worker processes in c
 the parent keeps only a bounded window of chunks in flight and consumes results in
 order, so output is deterministic and is streamed by every format while memory stays
 flat. Workers memoise by content hash (engine, resolver, whole hosts), so files and hosts
-that repeat across the fleet are linted once per worker, and hand back findings already
-sorted and redacted. The summary counts hosts, findings per rule, hosts that run on a
+that repeat across the fleet are linted once per worker (hosts whose user configs differ
+only by plain project trust entries count as repeats, see :func:`_share_key`), and hand
+back findings already sorted and redacted. The summary counts hosts, findings per rule, hosts that run on a
 requirements fallback and hosts on which Codex would refuse to start.
 """
 
@@ -132,7 +133,8 @@ def _lint_spec(spec: tuple, today: _dt.date) -> UnitResult:
         # hosts whose trees hold the same files (roles, contents; paths may differ, e.g.
         # user names) share results; project layers make the paths matter (trust lookup)
         paths = [f.path for f in unit.files]
-        sig = (tuple((f.role, f.sha, f.error is None,
+        plain_tails = not any(f.role == "project" for f in unit.files)
+        sig = (tuple((f.role, _share_key(f, plain_tails), f.error is None,
                       os.path.relpath(f.path, display_root) if f.role == "project" else None)
                      for f in unit.files), _REQ["path"])
         hit_ = _UNIT_MEMO.hit(sig)
@@ -164,6 +166,33 @@ def _lint_spec(spec: tuple, today: _dt.date) -> UnitResult:
 
 #: host signature -> (its paths, raw findings, redacted findings)
 _UNIT_MEMO = Memo(1024)
+
+
+def _share_key(f, plain_tails: bool) -> str:
+    """What decides a file's part in its host's findings: its content, except the trust
+    entries Codex appends to a user's config.toml (one per trusted project, per-user paths
+    that make most fleet files unique). When every entry is plain (no root, home or system
+    folder: MDM310; none that could cover the resolver's scratch directory) and the host has
+    no project layer (whose trust the entries decide), no rule reads them, so hosts whose
+    user configs share the rest share results (tests/lint/test_fleet_lint.py checks them
+    against hosts linted from scratch)."""
+    if not plain_tails or f.role != "user":
+        return f.sha
+    from mdmtool.lint.context import split_trust_tail
+    split = split_trust_tail(f.text)
+    if split is None:
+        return f.sha
+    head, entries = split
+    from mdmtool.lint.rules.resolved import _projects_part
+    from mdmtool.lint.rules.util import home_like, root_like, system_dir
+    for path in entries:
+        if not path.startswith("/") or root_like(path) or home_like(path) or system_dir(path) \
+                or path.rstrip("/") in ("/home", "/Users"):
+            return f.sha
+    if _projects_part(entries) != "plain":
+        return f.sha
+    import hashlib
+    return "head:" + hashlib.blake2b(head.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def forget() -> None:

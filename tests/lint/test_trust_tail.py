@@ -71,3 +71,26 @@ def test_fast_path_never_differs_from_a_full_parse(head, entries, gaps):
     # and a lint file reads the same data either way
     f = LintFile("config.toml", "user", text)
     assert (f.data if f.ok else None) == _full(text)
+
+
+# ----------------------------------------------------------------------------- fleet sharing
+
+def _user(text: str) -> LintFile:
+    return LintFile("/fleet/h/home/u/.codex/config.toml", "user", text)
+
+
+def test_hosts_share_results_when_only_plain_trust_entries_differ():
+    from mdmtool.lint.fleet import _share_key
+    a = _user('model = "o3"\n\n[projects."/home/ann/src/app"]\ntrust_level = "trusted"\n')
+    b = _user('model = "o3"\n\n[projects."/home/bob/work"]\ntrust_level = "untrusted"\n')
+    c = _user('model = "o3"\n')  # no entries at all: not the same text, so not shared
+    assert _share_key(a, True) == _share_key(b, True) != _share_key(c, True)
+    assert _share_key(a, False) == a.sha  # a project layer on the host: its trust matters
+    assert _share_key(LintFile("/etc/codex/config.toml", "system", a.text), True) == a.sha
+
+
+@pytest.mark.parametrize("entry", ["/", "/home/ann", "/home", "/etc", "/tmp", "relative/path", "C:\\\\src"])
+def test_entries_a_rule_reads_keep_the_file_its_own(entry):
+    from mdmtool.lint.fleet import _share_key
+    f = _user(f'model = "o3"\n\n[projects."{entry}"]\ntrust_level = "trusted"\n')
+    assert _share_key(f, True) == f.sha  # MDM310 (broad trust) or the resolver may see it
