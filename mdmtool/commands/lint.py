@@ -94,9 +94,11 @@ class _Sink:
         if path and path != "-":
             from mdmtool.atomic import AtomicWriter
             self.file = AtomicWriter(path)
-            self.fh = self.file.fh
+            raw = self.file.fh
         else:
-            self.fh = sys.stdout
+            raw = sys.stdout
+        from mdmtool.reporters.streaming import Batched
+        self.fh = Batched(raw)
         if opener is not None:
             self.stream = opener(self.fh, command)
 
@@ -114,13 +116,13 @@ class _Sink:
         else:
             from mdmtool.reporters import render
             self.fh.write(render(self.fmt, findings, files, command, extra))
+        self.fh.flush()
         if self.file is not None:
             self.file.commit()
             self.file = None
-        else:
-            self.fh.flush()
 
     def abort(self) -> None:
+        self.fh.discard()
         if self.stream is not None:
             self.stream.discard()
         if self.file is not None:

@@ -23,6 +23,41 @@ from typing import TextIO
 from mdmtool.model import Finding
 
 
+class Batched:
+    """Joins small writes into ~64 KiB ones. Streaming reporters write once per host; on an
+    unbuffered standard output (``python -u``, PYTHONUNBUFFERED=1) each would be a system
+    call. Output still streams, a batch at a time; :meth:`flush` writes what is left."""
+
+    LIMIT = 1 << 16
+
+    def __init__(self, fh: TextIO):
+        self._fh = fh
+        self._parts: list[str] = []
+        self._size = 0
+
+    def write(self, text: str) -> int:
+        self._parts.append(text)
+        self._size += len(text)
+        if self._size >= self.LIMIT:
+            self._drain()
+        return len(text)
+
+    def _drain(self) -> None:
+        if self._parts:
+            self._fh.write("".join(self._parts))
+            self._parts.clear()
+            self._size = 0
+
+    def flush(self) -> None:
+        self._drain()
+        self._fh.flush()
+
+    def discard(self) -> None:
+        """Forget what is not written yet (the run failed)."""
+        self._parts.clear()
+        self._size = 0
+
+
 class Spool:
     """Text written to an anonymous temporary file, copied out at the end."""
 
