@@ -134,8 +134,8 @@ _ENCODE = None
 
 def dumps_indented(obj, level: int) -> str:
     """``indent_json(json.dumps(obj, indent=2, default=str), level)``, faster: json's C
-    encoder is used only without ``indent``, so containers are laid out here and only
-    scalars are encoded by it."""
+    encoder is used only without ``indent``, so containers are laid out here, strings
+    and integers are written directly and other scalars encoded by json."""
     global _ENCODE
     if _ENCODE is None:
         import json
@@ -144,17 +144,37 @@ def dumps_indented(obj, level: int) -> str:
 
 
 def _dump(v, level: int, enc) -> str:
+    t = type(v)
+    if t is str:
+        return _escape(v)
+    if t is int:
+        return int.__repr__(v)
+    if v is None:
+        return "null"
+    if v is True:
+        return "true"
+    if v is False:
+        return "false"
     if isinstance(v, dict) and v:
         if not all(isinstance(k, str) for k in v):  # json's own key conversions
             import json
             return indent_json(json.dumps(v, indent=2, default=str), level)
         pad = "\n" + "  " * (level + 1)
-        return ("{" + ",".join(pad + enc(k) + ": " + _dump(x, level + 1, enc) for k, x in v.items())
+        inner = level + 1
+        return ("{" + ",".join([pad + _escape(k) + ": " + _dump(x, inner, enc) for k, x in v.items()])
                 + "\n" + "  " * level + "}")
     if isinstance(v, (list, tuple)) and v:
         pad = "\n" + "  " * (level + 1)
-        return "[" + ",".join(pad + _dump(x, level + 1, enc) for x in v) + "\n" + "  " * level + "]"
+        inner = level + 1
+        return "[" + ",".join([pad + _dump(x, inner, enc) for x in v]) + "\n" + "  " * level + "]"
     return enc(v)
+
+
+def _escape(text: str) -> str:
+    from json.encoder import encode_basestring_ascii  # what json.dumps writes for a str
+    global _escape
+    _escape = encode_basestring_ascii
+    return encode_basestring_ascii(text)
 
 
 def _placeholder() -> str:

@@ -8,6 +8,8 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mdmtool.model import Finding, Source
 from mdmtool.redact import safe_finding
@@ -77,3 +79,14 @@ def test_dumps_indented_matches_json_module():
                      "f": 1.5, "g": True, "h": None}, {1: 2}]:
         for level in (0, 2, 4):
             assert dumps_indented(obj, level) == indent_json(json.dumps(obj, indent=2), level)
+
+
+_SCALARS = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text()
+_TREES = st.recursive(_SCALARS, lambda c: st.lists(c, max_size=4) | st.tuples(c, c)
+                      | st.dictionaries(st.text(max_size=5), c, max_size=4), max_leaves=20)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_TREES, st.integers(0, 3))
+def test_dumps_indented_matches_json_module_on_any_document(obj, level):
+    assert dumps_indented(obj, level) == indent_json(json.dumps(obj, indent=2, default=str), level)
