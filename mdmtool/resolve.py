@@ -444,18 +444,18 @@ def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxCh
                                origin=Origin("cli-flag", detail=f"--sandbox {inputs.sandbox}"))
     # The highest layer that sets sandbox_mode or default_permissions decides which of the
     # two applies -- except that a managed config (file or MDM) setting only sandbox_mode
-    # loses to a lower default_permissions of :read-only or :workspace, while it still beats
-    # a custom profile or :danger-full-access. Observed, not explained: cases 20, 206, 432,
-    # 721-724 and differential cases 0008, 0011, 0016, 0034, 0096, 0097, 0103, 0109, 0126.
+    # beats a default_permissions set in any config file, and loses to one set with -c or
+    # under allowed_permission_profiles (which the managed allow-list then constrains).
+    # Observed: cases 20, 206, 432, 721-724, 729-734 (and the matrices behind them).
     managed_sandbox = any(l.kind in ("managed-config", "mdm") and l.has(("sandbox_mode",))
                           and not l.has(("default_permissions",)) for l in r.enabled)
+    profile_list = isinstance(r.req.get("allowed_permission_profiles"), dict)
     for layer in reversed(r.enabled):
         if layer.kind in ("managed-config", "mdm") and not layer.has(("default_permissions",)):
             continue
         if layer.has(("default_permissions",)):
-            dp = layer.data["default_permissions"]
-            if managed_sandbox and dp not in (":read-only", ":workspace"):
-                break  # the managed sandbox_mode beats this profile
+            if managed_sandbox and not (layer.kind == "session-flags" or profile_list):
+                break  # the managed sandbox_mode beats a default_permissions from a file
             name = layer.data["default_permissions"]
             return profiles.named(name, explicit=True, origin=r.origin_of(layer, ("default_permissions",)))
         if layer.has(("sandbox_mode",)):
