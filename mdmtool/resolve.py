@@ -126,6 +126,7 @@ def _resolve_once(inputs: ResolveInputs, assume_trusted: str | None) -> Effectiv
     approval = _constrain_approval(r, approval, granular, approval_explicit)
     sandbox = _sandbox_candidate(r, profiles)
     sandbox = _constrain_sandbox(r, sandbox, profiles, approval)
+    _profile_list_warnings_first(r)
     web = _web_search(r, sandbox)
     features, non_default = _features(r)
     session = sessioncheck.run(r, sandbox)  # referenced files, deny globs, required MCP servers
@@ -434,27 +435,46 @@ def _reviewer(r: Resolution) -> str:
 
 # ----------------------------------------------------------------------------- sandbox
 
+def _profile_list_warnings_first(r: Resolution) -> None:
+    """Codex checks a profile against allowed_permission_profiles before the approval
+    policy: its "falling back from `<profile>`" warning comes before the approval and
+    reviewer fallbacks (start-up and thread warnings alike; differential seed 9001)."""
+    first = next((i for i, w in enumerate(r.warnings) if w.key in ("approval_policy", "approvals_reviewer")
+                  and w.message.startswith("Configured value for `")), None)
+    if first is None:
+        return
+    early = [w for w in r.warnings[first:] if w.key == "permission_profile" and "falling back from `" in w.message]
+    if early:
+        rest = [w for w in r.warnings[first:] if w not in early]
+        r.warnings[first:] = early + rest
+
+
 def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxChoice:
     inputs = r.inputs
     if inputs.yolo:
         origin = Origin("cli-flag", detail="--dangerously-bypass-approvals-and-sandbox")
         return profiles.legacy("danger-full-access", explicit=True, origin=origin)
+    dp_layer = r.layer_setting(("default_permissions",))
+    if isinstance(r.req.get("allowed_permission_profiles"), dict) and dp_layer is not None:
+        # under allowed_permission_profiles a configured default_permissions decides, over
+        # -s and over sandbox_mode in any layer (cases 721, 733, 735-737)
+        return profiles.named(dp_layer.data["default_permissions"], explicit=True,
+                              origin=r.origin_of(dp_layer, ("default_permissions",)))
     if inputs.sandbox:
         return profiles.legacy(inputs.sandbox, explicit=True,
                                origin=Origin("cli-flag", detail=f"--sandbox {inputs.sandbox}"))
     # The highest layer that sets sandbox_mode or default_permissions decides which of the
     # two applies -- except that a managed config (file or MDM) setting only sandbox_mode
-    # beats a default_permissions set in any config file, and loses to one set with -c or
-    # under allowed_permission_profiles (which the managed allow-list then constrains).
-    # Observed: cases 20, 206, 432, 721-724, 729-734 (and the matrices behind them).
+    # beats a default_permissions set in any config file, and loses to one set with -c
+    # (which the managed allow-list then constrains). Observed: cases 20, 206, 432,
+    # 721-724, 729-734 (and the matrices behind them).
     managed_sandbox = any(l.kind in ("managed-config", "mdm") and l.has(("sandbox_mode",))
                           and not l.has(("default_permissions",)) for l in r.enabled)
-    profile_list = isinstance(r.req.get("allowed_permission_profiles"), dict)
     for layer in reversed(r.enabled):
         if layer.kind in ("managed-config", "mdm") and not layer.has(("default_permissions",)):
             continue
         if layer.has(("default_permissions",)):
-            if managed_sandbox and not (layer.kind == "session-flags" or profile_list):
+            if managed_sandbox and layer.kind != "session-flags":
                 break  # the managed sandbox_mode beats a default_permissions from a file
             name = layer.data["default_permissions"]
             return profiles.named(name, explicit=True, origin=r.origin_of(layer, ("default_permissions",)))
@@ -464,8 +484,7 @@ def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxCh
     if sm_layer is not None:
         return profiles.legacy(r.merged["sandbox_mode"], explicit=True,
                                origin=r.origin_of(sm_layer, ("sandbox_mode",)))
-    dp_layer = r.layer_setting(("default_permissions",))  # set only by managed config
-    if dp_layer is not None:
+    if dp_layer is not None:  # set only by a managed config
         return profiles.named(dp_layer.data["default_permissions"], explicit=True,
                               origin=r.origin_of(dp_layer, ("default_permissions",)))
     managed_default = r.req.get("default_permissions")
