@@ -122,13 +122,13 @@ def _resolve_once(inputs: ResolveInputs, assume_trusted: str | None) -> Effectiv
 
     profiles = PermissionProfiles.build(r)
     approval, granular, approval_explicit = _approval_candidate(r)
-    reviewer = _reviewer(r)
     approval = _constrain_approval(r, approval, granular, approval_explicit)
+    reviewer = _reviewer(r)  # after the approval: Codex warns in this order (seed 20261126)
     sandbox = _sandbox_candidate(r, profiles)
     sandbox = _constrain_sandbox(r, sandbox, profiles, approval)
-    _profile_list_warnings_first(r)
     web = _web_search(r, sandbox)
     features, non_default = _features(r)
+    _order_warnings(r)
     session = sessioncheck.run(r, sandbox)  # referenced files, deny globs, required MCP servers
 
     policy = EffectivePolicy(ok=not r.errors, errors=r.errors)
@@ -435,18 +435,27 @@ def _reviewer(r: Resolution) -> str:
 
 # ----------------------------------------------------------------------------- sandbox
 
-def _profile_list_warnings_first(r: Resolution) -> None:
-    """Codex checks a profile against allowed_permission_profiles before the approval
-    policy: its "falling back from `<profile>`" warning comes before the approval and
-    reviewer fallbacks (start-up and thread warnings alike; differential seed 9001)."""
-    first = next((i for i, w in enumerate(r.warnings) if w.key in ("approval_policy", "approvals_reviewer")
-                  and w.message.startswith("Configured value for `")), None)
+def _order_warnings(r: Resolution) -> None:
+    """Codex's order among the start-up warnings that mdmtool computes in another order:
+    unknown feature pins of the requirements come before every fallback (differential seeds
+    20261126 and 9001), and a profile's allow-list fallback ("falling back from
+    `<profile>`") before the approval and reviewer fallbacks (seed 9001, case 738)."""
+    first = next((i for i, w in enumerate(r.warnings) if w.message.startswith("Configured value for `")), None)
     if first is None:
         return
-    early = [w for w in r.warnings[first:] if w.key == "permission_profile" and "falling back from `" in w.message]
-    if early:
-        rest = [w for w in r.warnings[first:] if w not in early]
-        r.warnings[first:] = early + rest
+    tail = r.warnings[first:]
+    pins = [w for w in tail if w.message.startswith("Ignoring unknown `features` requirement")]
+    profile = [w for w in tail if w.key == "permission_profile" and "falling back from `" in w.message]
+    if profile:
+        policy = next((i for i, w in enumerate(tail) if w.key in ("approval_policy", "approvals_reviewer")
+                       and w.message.startswith("Configured value for `")), None)
+        if policy is not None:
+            rest = [w for w in tail if w not in profile]
+            k = next(i for i, w in enumerate(rest) if w is tail[policy])
+            tail = rest[:k] + profile + rest[k:]
+    if pins:
+        tail = pins + [w for w in tail if w not in pins]
+    r.warnings[first:] = tail
 
 
 def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxChoice:
@@ -455,11 +464,19 @@ def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxCh
         origin = Origin("cli-flag", detail="--dangerously-bypass-approvals-and-sandbox")
         return profiles.legacy("danger-full-access", explicit=True, origin=origin)
     dp_layer = r.layer_setting(("default_permissions",))
-    if isinstance(r.req.get("allowed_permission_profiles"), dict) and dp_layer is not None:
-        # under allowed_permission_profiles a configured default_permissions decides, over
-        # -s and over sandbox_mode in any layer (cases 721, 733, 735-737)
-        return profiles.named(dp_layer.data["default_permissions"], explicit=True,
-                              origin=r.origin_of(dp_layer, ("default_permissions",)))
+    if isinstance(r.req.get("allowed_permission_profiles"), dict):
+        # Under allowed_permission_profiles Codex ignores sandbox_mode (any layer, -c, -s,
+        # managed): the profile is the configured default_permissions, else the required
+        # one, else :workspace, then constrained as usual (cases 721, 733, 735-737, 739-741)
+        if dp_layer is not None:
+            return profiles.named(dp_layer.data["default_permissions"], explicit=True,
+                                  origin=r.origin_of(dp_layer, ("default_permissions",)))
+        required = r.req.get("default_permissions")
+        if isinstance(required, str):
+            return profiles.named(required, explicit=False,
+                                  origin=r.requirement_origin("default_permissions", "requirement"))
+        return profiles.named(":workspace", explicit=False,
+                              origin=r.requirement_origin("allowed_permission_profiles", "requirement"))
     if inputs.sandbox:
         return profiles.legacy(inputs.sandbox, explicit=True,
                                origin=Origin("cli-flag", detail=f"--sandbox {inputs.sandbox}"))
@@ -567,20 +584,34 @@ _WEB_ORDER = ("cached", "indexed", "live", "disabled")
 _WEB_CANON = ("disabled", "cached", "indexed", "live")
 
 
+def _legacy_feature(r: Resolution, name: str) -> Any:
+    """A feature flag as the session sees it: a requirements pin beats the config (a pinned
+    web_search_request = true means live search: differential seed 4242)."""
+    pins = r.req.get("features")
+    if isinstance(pins, dict) and isinstance(pins.get(name), bool):
+        return pins[name]
+    return get_path(r.merged, ("features", name))
+
+
+def _legacy_feature_origin(r: Resolution, name: str) -> Origin:
+    pins = r.req.get("features")
+    if isinstance(pins, dict) and isinstance(pins.get(name), bool):
+        return r.requirement_origin("features", "requirement")
+    return r.origin_of(r.layer_setting(("features", name)), ("features", name))
+
+
 def _web_search(r: Resolution, sandbox: SandboxChoice) -> str:
     explicit = True
     if r.layer_setting(("web_search",)) is not None:  # --search is a session-flags value
         value = r.merged["web_search"]
         r.origins["web_search"] = r.origin_of(r.layer_setting(("web_search",)), ("web_search",))
-    elif get_path(r.merged, ("features", "web_search_request")) is True:
+    elif _legacy_feature(r, "web_search_request") is True:
         value = "live"
-        r.origins["web_search"] = r.origin_of(r.layer_setting(("features", "web_search_request")),
-                                              ("features", "web_search_request"))
+        r.origins["web_search"] = _legacy_feature_origin(r, "web_search_request")
         r.notices_deprecated = "web_search_request"
-    elif get_path(r.merged, ("features", "web_search_cached")) is True:
+    elif _legacy_feature(r, "web_search_cached") is True:
         value = "cached"
-        r.origins["web_search"] = r.origin_of(r.layer_setting(("features", "web_search_cached")),
-                                              ("features", "web_search_cached"))
+        r.origins["web_search"] = _legacy_feature_origin(r, "web_search_cached")
     else:
         value, explicit = "cached", False
         r.origins["web_search"] = Origin("codex-default")

@@ -89,6 +89,14 @@ def requirements(draw) -> dict:
             req["default_permissions"] = draw(st.sampled_from([k for k, v in allowed.items() if v]))
     elif draw(st.integers(0, 15)) == 0:
         req["default_permissions"] = ":read-only"  # without allowed_permission_profiles: fatal
+    if draw(st.integers(0, 5)) == 0:  # managed network policy, under either of its names
+        net: dict = {"enabled": draw(st.booleans())}
+        if draw(st.booleans()):
+            net["domains"] = {"example.com": "allow"}
+        req[draw(st.sampled_from(["experimental_network", "network_proxy"]))] = net
+    if draw(st.integers(0, 6)) == 0:  # feature pins, under either name; sometimes unknown
+        pins = {draw(st.sampled_from(["shell_snapshot", "web_search_request", "no_such_feature"])): draw(st.booleans())}
+        req[draw(st.sampled_from(["features", "feature_requirements"]))] = pins
     return req
 
 
