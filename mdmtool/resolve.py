@@ -469,14 +469,9 @@ def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxCh
         # managed): the profile is the configured default_permissions, else the required
         # one, else :workspace, then constrained as usual (cases 721, 733, 735-737, 739-741)
         if dp_layer is not None:
-            return profiles.named(dp_layer.data["default_permissions"], explicit=True,
-                                  origin=r.origin_of(dp_layer, ("default_permissions",)))
-        required = r.req.get("default_permissions")
-        if isinstance(required, str):
-            return profiles.named(required, explicit=False,
-                                  origin=r.requirement_origin("default_permissions", "requirement"))
-        return profiles.named(":workspace", explicit=False,
-                              origin=r.requirement_origin("allowed_permission_profiles", "requirement"))
+            return _configured_profile(r, profiles, dp_layer)
+        return _required_profile(r, profiles) or profiles.named(
+            ":workspace", explicit=False, origin=r.requirement_origin("allowed_permission_profiles", "requirement"))
     if inputs.sandbox:
         return profiles.legacy(inputs.sandbox, explicit=True,
                                origin=Origin("cli-flag", detail=f"--sandbox {inputs.sandbox}"))
@@ -493,8 +488,7 @@ def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxCh
         if layer.has(("default_permissions",)):
             if managed_sandbox and layer.kind != "session-flags":
                 break  # the managed sandbox_mode beats a default_permissions from a file
-            name = layer.data["default_permissions"]
-            return profiles.named(name, explicit=True, origin=r.origin_of(layer, ("default_permissions",)))
+            return _configured_profile(r, profiles, layer)
         if layer.has(("sandbox_mode",)):
             break
     sm_layer = r.layer_setting(("sandbox_mode",))
@@ -502,12 +496,10 @@ def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxCh
         return profiles.legacy(r.merged["sandbox_mode"], explicit=True,
                                origin=r.origin_of(sm_layer, ("sandbox_mode",)))
     if dp_layer is not None:  # set only by a managed config
-        return profiles.named(dp_layer.data["default_permissions"], explicit=True,
-                              origin=r.origin_of(dp_layer, ("default_permissions",)))
-    managed_default = r.req.get("default_permissions")
-    if isinstance(managed_default, str):
-        return profiles.named(managed_default, explicit=False,
-                              origin=r.requirement_origin("default_permissions", "requirement"))
+        return _configured_profile(r, profiles, dp_layer)
+    required = _required_profile(r, profiles)
+    if required is not None:
+        return required
     if r.disc.trust in ("trusted", "untrusted"):
         origin = Origin("trust-default", r.disc.trust_file,
                         detail=f"project {r.disc.trust_key} is {r.disc.trust}")
@@ -517,6 +509,20 @@ def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxCh
         return profiles.named(":workspace", explicit=False, origin=origin)
     return profiles.named(":read-only", explicit=False,
                           origin=Origin("codex-default", detail="project is not trusted"))
+
+
+def _configured_profile(r: Resolution, profiles: PermissionProfiles, layer) -> SandboxChoice:
+    return profiles.named(layer.data["default_permissions"], explicit=True,
+                          origin=r.origin_of(layer, ("default_permissions",)))
+
+
+def _required_profile(r: Resolution, profiles: PermissionProfiles) -> SandboxChoice | None:
+    """requirements' default_permissions, when they name one."""
+    required = r.req.get("default_permissions")
+    if not isinstance(required, str):
+        return None
+    return profiles.named(required, explicit=False,
+                          origin=r.requirement_origin("default_permissions", "requirement"))
 
 
 def _constrain_sandbox(r: Resolution, choice: SandboxChoice, profiles: PermissionProfiles,
