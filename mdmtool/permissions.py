@@ -72,9 +72,11 @@ class PermissionProfiles:
         perms = r.merged.get("permissions")
         if isinstance(perms, dict) and perms:
             defined.update({k: v for k, v in perms.items() if isinstance(v, dict)})
-            # only fatal when nothing else chooses the sandbox (cases 306 vs diff 0194/0198)
+            # only fatal when nothing else chooses the sandbox (cases 306 vs diff 0194/0198;
+            # requirements' default_permissions chooses it too: case 744)
             if "default_permissions" not in r.merged and "sandbox_mode" not in r.merged \
-                    and not r.inputs.sandbox and not r.inputs.yolo:
+                    and not r.inputs.sandbox and not r.inputs.yolo \
+                    and not isinstance(r.req.get("default_permissions"), str):
                 r.errors.append("config defines `[permissions]` profiles but does not set `default_permissions`")
         req_perms = r.req.get("permissions")
         if isinstance(req_perms, dict):

@@ -36,6 +36,8 @@ ACCEPTED_IN_CONTEXT = {
         "managed_config.toml replaces the empty allow-list before Codex checks it",
     "722_managed_default_permissions_beats_session_sandbox":
         "managed_config.toml replaces the empty allow-list before Codex checks it",
+    "744_config_permissions_without_default_but_required_default":
+        "requirements.toml supplies the default_permissions the config file lacks",
 }
 #: Files Codex refused only in combination with the command line, and why.
 REFUSED_IN_CONTEXT = {

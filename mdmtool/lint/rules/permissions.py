@@ -37,7 +37,7 @@ def profile_references(unit):
         perms = f.get("permissions")
         if isinstance(perms, dict) and perms:
             has_default = any(g is not None and g.get("default_permissions") is not None
-                              for g in [unit.one(SYSTEM), f, unit.user_config])
+                              for g in [unit.one(SYSTEM), f, unit.user_config, req])  # req: case 744
             if not has_default:
                 first = next(iter(perms))
                 yield hit("MDM604", f, ("permissions", first),
