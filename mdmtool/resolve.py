@@ -283,8 +283,7 @@ def _check_requirement_types(r: Resolution) -> None:
         if src.toml is None or src.tag == "managed-config":
             continue
         for f in type_errors(src.toml, "requirements"):
-            if (f.key or "").split(".")[0] in _HAND_CHECKED_REQUIREMENTS \
-                    and not f.message.startswith("duplicate field"):  # a table and its alias
+            if (f.key or "").split(".")[0] in _HAND_CHECKED_REQUIREMENTS:
                 continue
             r.errors.append(f"failed to parse requirements layer {src.file}: {f.message}")
 
@@ -443,19 +442,12 @@ def _order_warnings(r: Resolution) -> None:
     first = next((i for i, w in enumerate(r.warnings) if w.message.startswith("Configured value for `")), None)
     if first is None:
         return
-    tail = r.warnings[first:]
-    pins = [w for w in tail if w.message.startswith("Ignoring unknown `features` requirement")]
-    profile = [w for w in tail if w.key == "permission_profile" and "falling back from `" in w.message]
-    if profile:
-        policy = next((i for i, w in enumerate(tail) if w.key in ("approval_policy", "approvals_reviewer")
-                       and w.message.startswith("Configured value for `")), None)
-        if policy is not None:
-            rest = [w for w in tail if w not in profile]
-            k = next(i for i, w in enumerate(rest) if w is tail[policy])
-            tail = rest[:k] + profile + rest[k:]
-    if pins:
-        tail = pins + [w for w in tail if w not in pins]
-    r.warnings[first:] = tail
+
+    def rank(w: PolicyWarning) -> int:  # the fallbacks come approval, reviewer, sandbox, ...
+        if w.message.startswith("Ignoring unknown `features` requirement"):
+            return 0
+        return 1 if w.key == "permission_profile" and "falling back from `" in w.message else 2
+    r.warnings[first:] = sorted(r.warnings[first:], key=rank)  # stable: the rest keep their order
 
 
 def _sandbox_candidate(r: Resolution, profiles: PermissionProfiles) -> SandboxChoice:
@@ -590,36 +582,31 @@ _WEB_ORDER = ("cached", "indexed", "live", "disabled")
 _WEB_CANON = ("disabled", "cached", "indexed", "live")
 
 
-def _legacy_feature(r: Resolution, name: str) -> Any:
-    """A feature flag as the session sees it: a requirements pin beats the config (a pinned
-    web_search_request = true means live search: differential seed 4242)."""
+def _feature_on(r: Resolution, name: str) -> Origin | None:
+    """Where a feature flag the session sees as on comes from, None when it is off: a
+    requirements pin beats the config (a pinned web_search_request = true means live
+    search: differential seed 4242)."""
     pins = r.req.get("features")
     if isinstance(pins, dict) and isinstance(pins.get(name), bool):
-        return pins[name]
-    return get_path(r.merged, ("features", name))
-
-
-def _legacy_feature_origin(r: Resolution, name: str) -> Origin:
-    pins = r.req.get("features")
-    if isinstance(pins, dict) and isinstance(pins.get(name), bool):
-        return r.requirement_origin("features", "requirement")
-    return r.origin_of(r.layer_setting(("features", name)), ("features", name))
+        return r.requirement_origin("features", "requirement") if pins[name] else None
+    if get_path(r.merged, ("features", name)) is True:
+        return r.origin_of(r.layer_setting(("features", name)), ("features", name))
+    return None
 
 
 def _web_search(r: Resolution, sandbox: SandboxChoice) -> str:
-    explicit = True
     if r.layer_setting(("web_search",)) is not None:  # --search is a session-flags value
         value = r.merged["web_search"]
         r.origins["web_search"] = r.origin_of(r.layer_setting(("web_search",)), ("web_search",))
-    elif _legacy_feature(r, "web_search_request") is True:
+    elif (origin := _feature_on(r, "web_search_request")) is not None:
         value = "live"
-        r.origins["web_search"] = _legacy_feature_origin(r, "web_search_request")
+        r.origins["web_search"] = origin
         r.notices_deprecated = "web_search_request"
-    elif _legacy_feature(r, "web_search_cached") is True:
+    elif (origin := _feature_on(r, "web_search_cached")) is not None:
         value = "cached"
-        r.origins["web_search"] = _legacy_feature_origin(r, "web_search_cached")
+        r.origins["web_search"] = origin
     else:
-        value, explicit = "cached", False
+        value = "cached"
         r.origins["web_search"] = Origin("codex-default")
     modes = r.req.get("allowed_web_search_modes")
     allowed = None
@@ -639,7 +626,6 @@ def _web_search(r: Resolution, sandbox: SandboxChoice) -> str:
         r.origins["web_search"] = Origin(r.origins["web_search"].layer, r.origins["web_search"].file,
                                          r.origins["web_search"].line,
                                          detail="cached becomes live under danger-full-access")
-    del explicit
     return value
 
 
@@ -656,9 +642,7 @@ def _features(r: Resolution) -> tuple[dict[str, bool], dict[str, bool]]:
                 effective[name] = value
             elif name == "network_proxy" and isinstance(value, dict):
                 effective[name] = bool(value.get("enabled", True))
-    pins = r.req.get("features")
-    if pins is None:
-        pins = r.req.get("feature_requirements")
+    pins = r.req.get("features")  # [feature_requirements] is composed under this name
     if isinstance(pins, dict):
         for name, value in pins.items():
             if name not in defaults:

@@ -343,7 +343,7 @@ def _to_findings(tf: TomlFile, kind: str, err) -> list[Finding]:
         field_, alias = pair
         return [Finding(RULE_SCHEMA, ERROR, f"duplicate field `{field_}`", tf.locate((alias,)),
                         remediation=f"[{alias}] is another name of [{field_}], and Codex refuses "
-                        "a file that sets both: merge them into one table", key=alias)]
+                        "a file that sets both: merge them into one table", key=field_)]
     path = tuple(err.absolute_path)
     dotted = ".".join(str(p) for p in path) or "(top level)"
     return [Finding(RULE_SCHEMA, ERROR, f"`{dotted}`: {_message(err, path)}", tf.locate(path),

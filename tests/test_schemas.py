@@ -207,35 +207,19 @@ def _answers(name):
         return json.load(fh)
 
 
-def _deref(schema, node):
-    while isinstance(node, dict) and "$ref" in node:
-        node = schema["$defs"][node["$ref"].split("/")[-1]]
-    return node
+def _recorder():
+    """fixtures/schema/record_codex_answers.py: the answers were recorded at the schema nodes
+    its ``schema_node`` finds, so the checks read the schema with the same walk."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        "record_codex_answers", os.path.join(FIX, "schema", "record_codex_answers.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def _object(schema, node):
-    node = _deref(schema, node)
-    if "properties" in node or node.get("type") == "object":
-        return node
-    for comb in ("anyOf", "oneOf"):
-        for sub in node.get(comb, []):
-            sub = _deref(schema, sub)
-            if "properties" in sub or sub.get("type") == "object":
-                return sub
-    return node
-
-
-def _node_at(schema, path):
-    node = schema
-    for part in path:
-        node = _object(schema, node)
-        if isinstance(part, int):
-            node = _deref(schema, node.get("items", {}))
-        elif part in node.get("properties", {}):
-            node = _deref(schema, node["properties"][part])
-        else:
-            node = _deref(schema, node.get("additionalProperties", {}))
-    return _object(schema, node)
+_REC = _recorder()
+_deref, _node_at = _REC._deref, _REC.schema_node
 
 
 KEY_ANSWERS = _answers("codex_key_answers.json")["tables"]

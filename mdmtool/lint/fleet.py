@@ -183,12 +183,10 @@ def _share_key(f, plain_tails: bool) -> str:
     if split is None:
         return f.sha
     head, entries = split
+    from mdmtool.lint.rules.danger import broad_project
     from mdmtool.lint.rules.resolved import _projects_part
-    from mdmtool.lint.rules.util import home_like, root_like, system_dir
-    for path in entries:
-        if not path.startswith("/") or root_like(path) or home_like(path) or system_dir(path) \
-                or path.rstrip("/") in ("/home", "/Users"):
-            return f.sha
+    if any(not path.startswith("/") or broad_project(path) for path in entries):
+        return f.sha
     if _projects_part(entries) != "plain":
         return f.sha
     import hashlib

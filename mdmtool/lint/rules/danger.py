@@ -101,6 +101,17 @@ def broad_writes(f):
                               f"profile {name!r} grants write to {p!r} ({what})")
 
 
+def broad_project(path: str) -> str | None:
+    """What a project path trusted in [projects] would open up, if too much (MDM310)."""
+    if root_like(path):
+        return "the root directory"
+    if home_like(path) or path.rstrip("/") in ("/home", "/Users"):
+        return "a home directory"
+    if system_dir(path):
+        return "a system folder"
+    return None
+
+
 @file_rule(SYSTEM, USER, STANDALONE, PROFILE)
 def broad_trust(f):
     projects = f.get("projects")
@@ -109,13 +120,7 @@ def broad_trust(f):
     for path, entry in projects.items():
         if not isinstance(entry, dict) or entry.get("trust_level") != "trusted":
             continue
-        what = None
-        if root_like(path):
-            what = "the root directory"
-        elif home_like(path) or path.rstrip("/") in ("/home", "/Users"):
-            what = "a home directory"
-        elif system_dir(path):
-            what = "a system folder"
+        what = broad_project(path)
         if what:
             yield hit("MDM310", f, ("projects", path),
                       f"project {path!r} ({what}) is trusted: when Codex starts there, or it is the "

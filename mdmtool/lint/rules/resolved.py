@@ -286,6 +286,10 @@ def _ready(unit) -> bool:
     return all(f is None or f.ok for f in fs)
 
 
+#: the display name of the empty user config a machine without one is resolved with
+NO_USER_CONFIG = "<no user config.toml>"
+
+
 def _subjects(unit) -> list:
     """The user configs to resolve. A machine with a system config and no user config runs
     Codex on the system layers alone: it is resolved with an empty user config, and what
@@ -295,10 +299,6 @@ def _subjects(unit) -> list:
         return subjects
     from mdmtool.lint.context import USER, LintFile
     return [LintFile(NO_USER_CONFIG, USER, "")]
-
-
-#: the display name of the empty user config a machine without one is resolved with
-NO_USER_CONFIG = "<no user config.toml>"
 
 
 def _setter(unit, subject, key: str):
