@@ -31,8 +31,8 @@ from mdmtool.lint.rules.util import network_tables, proxy_enabled
 from mdmtool.record import asdict
 from mdmtool.requirements import network_table
 
-_MEMO: dict[str, "Resolved"] = {}
-_MEMO_MAX = 4096
+#: setup key -> Resolved (least recently used ones go first)
+_MEMO = Memo(4096)
 _SCRATCH: list[str] = []
 
 
@@ -151,9 +151,7 @@ SHARED = {"on": False}
 
 
 def _remember(key: str, res: Resolved) -> Resolved:
-    if len(_MEMO) >= _MEMO_MAX:
-        _MEMO.clear()
-    _MEMO[key] = res
+    _MEMO.put(key, res)
     if SHARED["on"] and res.available:
         d = os.path.join(_scratch(), "memo")
         tmp = os.path.join(d, f".{key}.{os.getpid()}")
@@ -168,7 +166,7 @@ def _remember(key: str, res: Resolved) -> Resolved:
 
 
 def _recall(key: str) -> Resolved | None:
-    res = _MEMO.get(key)
+    res = _MEMO.hit(key)
     if res is None and SHARED["on"]:
         try:
             with open(os.path.join(_scratch(), "memo", key), encoding="utf-8") as fh:
@@ -176,7 +174,8 @@ def _recall(key: str) -> Resolved | None:
         except (OSError, ValueError):
             return None
         raw["warnings"] = [tuple(w) for w in raw["warnings"]]
-        res = _MEMO[key] = Resolved(**raw)
+        res = Resolved(**raw)
+        _MEMO.put(key, res)
     return res
 
 
